@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up if needed, then run the main job on the embedded synthetic data
+#   make test   set up if needed, then run the test suite
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SBR := $(VENV)/bin/sbr
+STAMP := $(VENV)/.sbr-setup-ok
+DATA ?= data/synth
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint format clean
+
+$(STAMP): pyproject.toml constraints.txt scripts/setup_env.sh
+	bash scripts/setup_env.sh
+
+setup: $(STAMP)
+
+demo: setup
+	$(SBR) data synth --out $(DATA)
+	$(SBR) data check $(DATA)
+	$(SBR) train smoke/mask-rcnn_r18_fpn_smoke --data $(DATA) --work-dir work_dirs/smoke
+
+test: setup
+	$(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf work_dirs .pytest_cache

@@ -1,0 +1,86 @@
+"""Locate, load and adjust MMEngine configs shipped with sbr or given by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
+
+CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """Return the config file for a path or a name relative to ``sbr/configs``.
+
+    ``smoke/mask-rcnn_r18_fpn_smoke`` and ``smoke/mask-rcnn_r18_fpn_smoke.py`` both
+    name the shipped smoke config; an existing path always wins.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path.resolve()
+    for candidate in (CONFIG_ROOT / path, CONFIG_ROOT / path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    shipped = sorted(
+        str(p.relative_to(CONFIG_ROOT).with_suffix(""))
+        for p in CONFIG_ROOT.rglob("*.py")
+        if "_base_" not in p.parts
+    )
+    hint = ", ".join(shipped[:8]) + (" ..." if len(shipped) > 8 else "")
+    raise FileNotFoundError(
+        f"config {str(name_or_path)!r} is neither a file nor a config shipped in {CONFIG_ROOT}"
+        f" (shipped: {hint})"
+    )
+
+
+def load_config(name_or_path: str | Path, *, options: dict[str, Any] | None = None) -> Config:
+    """Load a config by path or shipped name and merge dotted ``options`` into it."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(resolve_config_path(name_or_path)))
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def set_data_root(cfg: Config, data_root: str | Path) -> None:
+    """Point every dataset and COCO evaluator of ``cfg`` at ``data_root``.
+
+    Dataset paths are kept relative to ``data_root`` (``ann_file``,
+    ``data_prefix``); evaluators get an absolute ``ann_file`` because
+    ``CocoMetric`` has no notion of a data root.
+    """
+    root = Path(data_root).resolve()
+    for split in ("train", "val", "test"):
+        loader = cfg.get(f"{split}_dataloader")
+        if not loader:
+            continue
+        dataset = loader["dataset"]
+        while "dataset" in dataset:  # wrappers such as RepeatDataset
+            dataset = dataset["dataset"]
+        dataset["data_root"] = f"{root}/"
+        evaluator = cfg.get(f"{split}_evaluator")
+        if split != "train" and evaluator and "ann_file" in evaluator:
+            evaluator["ann_file"] = str(root / dataset["ann_file"])
+
+
+def parse_cfg_options(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Parse MMEngine-style ``key=value`` overrides (values as Python literals).
+
+    ``train_cfg.max_iters=4`` gives ``{"train_cfg.max_iters": 4}``; values that
+    are not Python literals stay strings.
+    """
+    import ast
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--cfg-options expects key=value, got {pair!r}")
+        try:
+            options[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            options[key.strip()] = raw
+    return options

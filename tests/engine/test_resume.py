@@ -1,0 +1,66 @@
+"""Resuming a Runner checkpoint on torch >= 2.6 (mmengine 0.10.7 + weights_only)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SMOKE = "smoke/mask-rcnn_r18_fpn_smoke"
+# Two tiny iterations per leg keep this test cheap; evaluation only at the end.
+TINY = [
+    "--cfg-options",
+    "train_cfg.val_interval=4",
+    "--cfg-options",
+    "default_hooks.checkpoint.interval=2",
+    "--cfg-options",
+    "train_dataloader.batch_size=2",
+]
+
+
+def _sbr_train(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sbr", "train", SMOKE, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_stop_and_resume_finishes_the_schedule(synth_root: Path, tmp_path: Path) -> None:
+    work = tmp_path / "run"
+    common = ["--data", str(synth_root), "--work-dir", str(work), *TINY]
+
+    # Leg 1: a schedule cut after two iterations (the "stop").
+    first = _sbr_train(*common, "--cfg-options", "train_cfg.max_iters=2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (work / "iter_2.pth").is_file()
+    assert (work / "last_checkpoint").read_text().strip().endswith("iter_2.pth")
+
+    # Leg 2: the full 4-iteration schedule, resumed from the checkpoint of leg 1.
+    second = _sbr_train(*common, "--cfg-options", "train_cfg.max_iters=4", "--resume")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "trained smoke/mask-rcnn_r18_fpn_smoke from iteration 2 to 4" in second.stdout
+    assert "resumed" in (second.stdout + second.stderr).lower()
+    assert (work / "iter_4.pth").is_file()
+    assert "bbox:" in second.stdout and "segm:" in second.stdout
+
+
+@pytest.mark.slow
+def test_resume_from_explicit_checkpoint(smoke_run, synth_root: Path, tmp_path: Path) -> None:
+    """--resume CKPT continues another run's schedule (weights, optimizer, iteration)."""
+    from sbr.engine.train import run_training
+
+    ckpt = Path(smoke_run.work_dir) / "iter_300.pth"
+    result = run_training(
+        SMOKE,
+        work_dir=tmp_path / "continued",
+        resume=str(ckpt),
+        data_root=synth_root,
+        options={"train_cfg.max_iters": 302, "train_cfg.val_interval": 302},
+    )
+    assert (result.start_iter, result.end_iter) == (300, 302)
+    assert (tmp_path / "continued" / "iter_302.pth").is_file()
