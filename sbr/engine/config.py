@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +24,21 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     for candidate in (CONFIG_ROOT / path, CONFIG_ROOT / path.with_suffix(".py")):
         if candidate.is_file():
             return candidate
-    shipped = sorted(
+    shipped = shipped_configs()
+    close = difflib.get_close_matches(str(path.with_suffix("")), shipped, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else "see `sbr models params` for the list"
+    raise FileNotFoundError(
+        f"config {str(name_or_path)!r} is neither a file nor a config shipped in {CONFIG_ROOT};"
+        f" {hint}"
+    )
+
+
+def shipped_configs() -> list[str]:
+    """Names (relative to ``sbr/configs``, no suffix) of every shipped config."""
+    return sorted(
         str(p.relative_to(CONFIG_ROOT).with_suffix(""))
         for p in CONFIG_ROOT.rglob("*.py")
         if "_base_" not in p.parts
-    )
-    hint = ", ".join(shipped[:8]) + (" ..." if len(shipped) > 8 else "")
-    raise FileNotFoundError(
-        f"config {str(name_or_path)!r} is neither a file nor a config shipped in {CONFIG_ROOT}"
-        f" (shipped: {hint})"
     )
 
 
