@@ -1,0 +1,11 @@
+# Two FCC head pairs, rectangular L2C (post_reduce=True), 'aabb', L_t = 4 (paper
+# Table 6 row 10; authors' exp_5-row_6-fcc2_2). Unlike every other two-head config,
+# the authors gave BOTH heads the stds (0.1, 0.1, 0.2, 0.2); kept here.
+_base_ = ['./r3-cnn_r50_fpn_h2-aabb-l4_fcc-7x7_1x_coco.py']
+
+__a, __b = _base_.model.roi_head.bbox_head
+model = dict(
+    roi_head=dict(bbox_head=[
+        dict(__a, fcc_type='rect', post_reduce=True),
+        dict(__b, fcc_type='rect', post_reduce=True, bbox_coder=__a.bbox_coder),
+    ]))
