@@ -41,6 +41,20 @@ def _observer(record: dict[str, Any]) -> Any:
     return _RunObserver()
 
 
+def _isolate_visualizer(cfg: Any) -> None:
+    """Give this Runner its own visualizer instance.
+
+    mmdet's default runtime names its visualizer ``'visualizer'``, and MMEngine
+    hands back an existing instance of that name, so a second Runner in the same
+    process (tests, calibration, a reused Ray worker) would write into the first
+    one's work dir.
+    """
+    import uuid
+
+    if isinstance(cfg.get("visualizer"), dict):
+        cfg.visualizer["name"] = f"sbr-visualizer-{uuid.uuid4().hex[:12]}"
+
+
 def build_runner(
     config: str | Path,
     *,
@@ -71,6 +85,7 @@ def build_runner(
     if data_root is not None:
         set_data_root(cfg, data_root)
     cfg.work_dir = str(work_dir or Path("work_dirs") / resolve_config_path(config).stem)
+    _isolate_visualizer(cfg)
     if resume in (True, "auto"):
         cfg.resume, cfg.load_from = True, None
     elif resume:

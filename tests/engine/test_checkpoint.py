@@ -45,6 +45,22 @@ def test_safe_loader_still_refuses_arbitrary_code(tmp_path: Path) -> None:
         load_from_local_safe(str(path))
 
 
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path: Path) -> None:
+    """The getattr that HistoryBuffer needs cannot be used to walk to other objects."""
+    from collections import OrderedDict
+
+    from sbr.engine.checkpoint import load_from_local_safe
+
+    class _Walk:
+        def __reduce__(self):
+            return (getattr, (OrderedDict, "__class__"))
+
+    path = tmp_path / "walk.pth"
+    torch.save({"payload": _Walk()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="refusing getattr"):
+        load_from_local_safe(str(path))
+
+
 def test_install_routes_mmengine_local_loads() -> None:
     from mmengine.runner.checkpoint import CheckpointLoader
 

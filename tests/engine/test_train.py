@@ -34,3 +34,17 @@ def test_final_metrics_file(smoke_run) -> None:
 def test_checkpoints_written(smoke_run) -> None:
     names = {p.name for p in Path(smoke_run.work_dir).glob("iter_*.pth")}
     assert "iter_300.pth" in names
+
+
+def test_runners_in_one_process_do_not_share_a_visualizer(synth_root: Path, tmp_path: Path) -> None:
+    """mmdet names its visualizer 'visualizer'; MMEngine would reuse the first one's work dir."""
+    from sbr.engine.train import build_runner
+
+    dirs = []
+    for name in ("first", "second"):
+        runner = build_runner(
+            "smoke/mask-rcnn_r18_fpn_smoke", work_dir=tmp_path / name, data_root=synth_root
+        )
+        dirs.append([b._save_dir for b in runner.visualizer._vis_backends.values()])
+    assert all(str(tmp_path / "first") in d for d in dirs[0])
+    assert all(str(tmp_path / "second") in d for d in dirs[1])

@@ -1,6 +1,6 @@
 # The embedded synthetic COCO-format dataset written by `sbr data synth`.
 # `sbr train --data DIR` (and the ablation presets) point every path below at DIR
-# through sbr.mm.config.set_data_root, so keep the three `data_root` uses in sync.
+# through sbr.engine.config.set_data_root, so keep the three `data_root` uses in sync.
 dataset_type = 'CocoDataset'
 data_root = 'data/synth/'
 # Must match sbr.data.synth.CLASS_NAMES (category ids 1, 3, 7, 12: non-contiguous as in COCO).

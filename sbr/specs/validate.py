@@ -1,0 +1,516 @@
+"""Check every trial against the real MMEngine configs before anything is launched.
+
+For each trial (and each of its evaluations) this module composes the config the
+execution layer would run: base config, preset data swap and overrides, schedule,
+row overrides, seed and data root. Every dotted override path is checked against
+the config composed so far (unless written ``+path``, or the key is an explicit
+argument of the class named by the enclosing ``type``); the loop schedule (L_t,
+L_e, H, alternation) is checked; optionally each trial's model is built on the CPU
+to count its trainable parameters (cached per model config).
+
+mmengine/mmdet/torch are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import difflib
+import inspect
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sbr.specs.errors import SpecError, format_key
+from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, TrialSpec, content_hash
+from sbr.specs.presets import Preset
+from sbr.specs.schema import Override
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+# --------------------------------------------------------------------------- loops (pure)
+
+
+@dataclass(frozen=True)
+class LoopSummary:
+    """Loop structure of a RoI head config: L_t, L_e, H and the alternation string."""
+
+    L_t: int
+    L_e: int
+    H: int
+    stages: Any = None
+    per_loop: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def alternation(self) -> str | None:
+        """``stages`` as letters; with no ``stages``: ``'aaa'`` for H=1, ``'abc'`` for a cascade."""
+        loops = max(self.L_t, self.L_e)
+        if self.stages is None:
+            return "a" * loops if self.H == 1 else _LETTERS[: self.H]
+        if isinstance(self.stages, str):
+            return self.stages
+        return "".join(_LETTERS[i] if 0 <= i < 26 else "?" for i in self.stages)
+
+
+def loop_summary(roi_head: Any) -> LoopSummary | None:
+    """Read L_t (``num_stages``), L_e (``num_stages_test``), H and ``stages`` of a RoI head."""
+    if not isinstance(roi_head, Mapping):
+        return None
+    bbox_head = roi_head.get("bbox_head")
+    heads = len(bbox_head) if isinstance(bbox_head, (list, tuple)) else 1
+    train_loops = roi_head.get("num_stages") or 1
+    eval_loops = roi_head.get("num_stages_test") or train_loops
+    per_loop = tuple(
+        (key, len(roi_head[key]))
+        for key in ("stage_loss_weights", "loop_iou_thrs")
+        if isinstance(roi_head.get(key), (list, tuple)) and "stages" in _r3_keys(roi_head)
+    )
+    return LoopSummary(train_loops, eval_loops, heads, roi_head.get("stages"), per_loop)
+
+
+def _r3_keys(roi_head: Mapping) -> set[str]:
+    """Keys that mark an R3 head (``stages``/``loop_iou_thrs`` exist only there)."""
+    marker = {"stages", "loop_iou_thrs", "num_stages_test"} & set(roi_head)
+    return {"stages"} if marker or roi_head.get("type") == "R3RoIHead" else set()
+
+
+def loop_problem(summary: LoopSummary) -> str | None:
+    """What is wrong with the loop schedule, or None (paper Sec. 3, reference Sec. 2.4)."""
+    needed = max(summary.L_t, summary.L_e)
+    for key, length in summary.per_loop:
+        if length != summary.L_t:
+            return (
+                f"{key} has {length} entries but L_t (num_stages) is {summary.L_t};"
+                " give one per loop"
+            )
+    if summary.stages is None:
+        if summary.H == 1 or (summary.L_t <= summary.H and summary.L_e <= summary.H):
+            return None
+        return (
+            f"{summary.H} head pairs and {needed} loops need an explicit alternation "
+            "(model.roi_head.stages, e.g. 'aab')"
+        )
+    if isinstance(summary.stages, str):
+        for position, letter in enumerate(summary.stages):
+            if letter not in _LETTERS:
+                return (
+                    f"alternation {summary.stages!r}: {letter!r} at position {position} is not a-z"
+                )
+        indices = [_LETTERS.index(letter) for letter in summary.stages]
+    else:
+        indices = list(summary.stages)
+    for position, index in enumerate(indices):
+        if not isinstance(index, int) or not 0 <= index < summary.H:
+            return (
+                f"alternation {summary.stages!r}: loop {position} uses head "
+                f"{_LETTERS[index] if isinstance(index, int) and 0 <= index < 26 else index!r}"
+                f" but only H={summary.H} head pair(s) are configured"
+            )
+    if len(indices) < needed:
+        return (
+            f"alternation {summary.stages!r} covers {len(indices)} loops but must cover "
+            f"max(L_t={summary.L_t}, L_e={summary.L_e}) = {needed}; the heads allow L_e <= "
+            f"{len(indices)}"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- config helpers
+
+
+def _walk_missing(cfg: Any, parts: Sequence[str]) -> tuple[int, Any] | None:
+    """Index of the first part of ``parts`` absent from ``cfg`` and its parent, or None."""
+    node = getattr(cfg, "_cfg_dict", cfg)  # an mmengine Config wraps a ConfigDict
+    for depth, part in enumerate(parts):
+        if isinstance(node, Mapping):
+            if part not in node:
+                return depth, node
+            node = node[part]
+        elif isinstance(node, (list, tuple)):
+            if not part.isdigit() or int(part) >= len(node):
+                return depth, node
+            node = node[int(part)]
+        else:
+            return depth, node
+    return None
+
+
+def _class_params(type_name: Any) -> list[str]:
+    """Explicit ``__init__`` arguments of a registered class (MODELS, TASK_UTILS), else []."""
+    if not isinstance(type_name, str):
+        return []
+    from mmdet.registry import MODELS, TASK_UTILS
+
+    for registry in (MODELS, TASK_UTILS):
+        try:
+            cls = registry.get(type_name)
+        except Exception:  # noqa: BLE001 - a registry may raise on odd names
+            cls = None
+        if cls is not None:
+            params = inspect.signature(cls.__init__).parameters.values()
+            return [
+                p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
+            ]
+    return []
+
+
+def check_override_path(cfg: Any, override: Override, *, key: str) -> None:
+    """Raise a SpecError if ``override.path`` does not exist in ``cfg``.
+
+    A missing last key is accepted when it is an explicit argument of the class named
+    by its parent's ``type`` (e.g. ``num_stages_test`` of ``R3RoIHead``); ``+path``
+    overrides (``override.new``) are never checked.
+    """
+    if override.new:
+        return
+    parts = override.path.split(".")
+    missing = _walk_missing(cfg, parts)
+    if missing is None:
+        return
+    depth, parent = missing
+    parent = getattr(parent, "_cfg_dict", parent)
+    if isinstance(parent, Mapping):
+        params = _class_params(parent.get("type"))
+        if depth == len(parts) - 1 and parts[depth] in params:
+            return
+        known = sorted({str(k) for k in parent} | set(params))
+        where = ".".join(parts[:depth]) or "<top level>"
+        close = difflib.get_close_matches(parts[depth], known, n=2, cutoff=0.6)
+        message = (
+            f"unknown config key {parts[depth]!r} in {where}"
+            f" (write '+{override.path}' for a new key)"
+        )
+        raise SpecError(override.loc, key, message, close)
+    kind = (
+        f"a list of {len(parent)}" if isinstance(parent, (list, tuple)) else type(parent).__name__
+    )
+    raise SpecError(
+        override.loc,
+        key,
+        f"{'.'.join(parts[: depth + 1])!r} does not exist ({'.'.join(parts[:depth])} is {kind})",
+    )
+
+
+def _apply(cfg: Any, overrides: Iterable[Override], key_of: Callable[[Override], str]) -> None:
+    for override in overrides:
+        check_override_path(cfg, override, key=key_of(override))
+        cfg.merge_from_dict({override.path: copy.deepcopy(override.value)})
+
+
+def _replace_recursive(node: Any, key: str, value_for: Callable[[Any], Any]) -> None:
+    if isinstance(node, Mapping):
+        for name in list(node):
+            if name == key:
+                node[name] = value_for(node[name])
+            else:
+                _replace_recursive(node[name], key, value_for)
+    elif isinstance(node, list):
+        for item in node:
+            _replace_recursive(item, key, value_for)
+
+
+_DATA_KEYS = ("train_dataloader", "val_dataloader", "test_dataloader")
+_EVAL_KEYS = ("val_evaluator", "test_evaluator")
+
+
+class ConfigCache:
+    """Loaded base configs, one ``Config.fromfile`` per file (copies handed out)."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, Any] = {}
+
+    def get(self, config: str) -> Any:
+        """A deep copy of the loaded config."""
+        if config not in self._configs:
+            from sbr.engine.config import load_config
+
+            self._configs[config] = load_config(config)
+        return copy.deepcopy(self._configs[config])
+
+
+def _swap_dataset(cfg: Any, preset: Preset, cache: ConfigCache) -> None:
+    swap = preset.dataset
+    if swap is None:
+        return
+    data_cfg = cache.get(swap.config)
+    for name in _DATA_KEYS:
+        if name in data_cfg:
+            cfg[name] = copy.deepcopy(data_cfg[name])
+    for name in _EVAL_KEYS:
+        if name in data_cfg and cfg.get(name) is not None:
+            metric = cfg[name].get("metric") if isinstance(cfg[name], Mapping) else None
+            cfg[name] = copy.deepcopy(data_cfg[name])
+            if metric is not None:
+                cfg[name]["metric"] = metric
+    if swap.num_classes is not None and "model" in cfg:
+        _replace_recursive(cfg["model"], "num_classes", lambda _old: swap.num_classes)
+
+
+def compose_trial_config(
+    trial: TrialSpec, *, cache: ConfigCache | None = None, row_key: str = "rows"
+) -> Any:
+    """The MMEngine Config a trial trains with (every override path checked).
+
+    Args:
+        trial: The trial.
+        cache: Loaded-config cache shared across trials.
+        row_key: Key path prefix naming the row the trial's overrides come from.
+
+    Raises:
+        SpecError: For an unknown override path or a bad loop schedule.
+    """
+    from sbr.engine.config import set_data_root
+
+    cache = cache or ConfigCache()
+    cfg = cache.get(trial.config)
+    preset = trial.preset
+    _swap_dataset(cfg, preset, cache)
+    types = dict(preset.replace_types)
+    if types and "model" in cfg:
+        _replace_recursive(
+            cfg["model"], "type", lambda t: types.get(t, t) if isinstance(t, str) else t
+        )
+    _apply(cfg, preset.overrides, lambda o: format_key(("overrides", o.path)))
+    _apply(
+        cfg,
+        preset.schedules[trial.schedule].overrides,
+        lambda o: format_key(("schedules", trial.schedule, "overrides", o.path)),
+    )
+    _apply(cfg, trial.overrides, lambda o: f"{row_key}.overrides{_quoted(o.path)}")
+    cfg.merge_from_dict({"randomness.seed": trial.seed})
+    if trial.data_root is not None:
+        set_data_root(cfg, trial.data_root)
+    return cfg
+
+
+def _quoted(path: str) -> str:
+    return f'."{path}"' if "." in path else f".{path}"
+
+
+def compose_eval_config(trial_cfg: Any, evaluation: EvalSpec, *, row_key: str = "rows") -> Any:
+    """The config an evaluation runs with: the trial's plus the evaluation-only overrides."""
+    cfg = copy.deepcopy(trial_cfg)
+    _apply(cfg, evaluation.overrides, lambda o: f"{row_key}.eval_overrides{_quoted(o.path)}")
+    return cfg
+
+
+def _blame(overrides: Sequence[Override], paths: Sequence[str]) -> Override | None:
+    for path in paths:
+        for override in overrides:
+            if override.path == f"model.roi_head.{path}":
+                return override
+    return None
+
+
+def _check_loops(cfg: Any, row: PlannedRow, evaluation: EvalSpec | None, row_key: str) -> None:
+    summary = loop_summary(cfg.get("model", {}).get("roi_head"))
+    problem = loop_problem(summary) if summary else None
+    if problem is None:
+        return
+    culprit = evaluation and _blame(evaluation.overrides, ("num_stages_test", "stages"))
+    section = "eval_overrides"
+    if not culprit:
+        order = ("stages", "num_stages", "num_stages_test")
+        if "entries but L_t" in problem:
+            order = ("num_stages", "stage_loss_weights", "loop_iou_thrs")
+        culprit = _blame(row.row.overrides, order)
+        section = "overrides"
+    if culprit:
+        raise SpecError(culprit.loc, f"{row_key}.{section}{_quoted(culprit.path)}", problem)
+    raise SpecError(row.row.loc_of("config"), f"{row_key}.config", problem)
+
+
+def _check_paper_columns(cfg: Any, row: PlannedRow, row_key: str) -> None:
+    summary = loop_summary(cfg.get("model", {}).get("roi_head"))
+    if summary is None:
+        return
+    actual = {"L_t": summary.L_t, "L_e": summary.L_e, "H": summary.H, "Alt": summary.alternation}
+    for column, printed in row.row.paper:
+        if column in actual and printed is not None and printed != actual[column]:
+            raise SpecError(
+                row.row.loc_of("paper"),
+                f"{row_key}.paper.{column}",
+                f"the paper prints {printed!r} but the composed config has {actual[column]!r}",
+            )
+
+
+# --------------------------------------------------------------------------- params
+
+
+def default_cache_dir() -> Path:
+    """``$SBR_CACHE_DIR`` or ``~/.cache/sbr``."""
+    return Path(os.environ.get("SBR_CACHE_DIR") or Path.home() / ".cache" / "sbr")
+
+
+class ParamCache:
+    """Trainable-parameter counts keyed by a hash of the model config, kept on disk."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.file = Path(directory or default_cache_dir()) / "param-counts.json"
+        try:
+            self._counts: dict[str, int] = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            self._counts = {}
+
+    def count(self, model_cfg: Any) -> int:
+        """Trainable parameters of ``model_cfg`` (built on the CPU on a cache miss)."""
+        key = content_hash(json.loads(json.dumps(model_cfg.to_dict(), default=str)), chars=20)
+        if key not in self._counts:
+            self._counts[key] = build_and_count(model_cfg)
+            self._save()
+        return self._counts[key]
+
+    def _save(self) -> None:
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            self.file.write_text(json.dumps(self._counts, indent=0, sort_keys=True))
+        except OSError:  # a read-only home must not break validation
+            pass
+
+
+def build_and_count(model_cfg: Any) -> int:
+    """Build ``model_cfg`` on the CPU (no pretrained weights) and count trainable parameters."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+
+    import sbr.models  # noqa: F401  (registers sbr's components)
+    from sbr.models.params import count_trainable, strip_pretrained
+
+    register_all_modules(init_default_scope=True)
+    model = MODELS.build(strip_pretrained(copy.deepcopy(model_cfg)))
+    return count_trainable(model)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What :func:`validate_expansion` checked."""
+
+    trials: int
+    evaluations: int
+    params: Mapping[str, int] = field(default_factory=dict)
+
+
+def _row_key(row: PlannedRow) -> str:
+    return f"rows[{row.row_id}]"
+
+
+def validate_expansion(
+    expansion: Expansion,
+    *,
+    build_models: bool = True,
+    param_cache: ParamCache | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ValidationReport:
+    """Compose (and optionally build) every trial and evaluation of an expansion.
+
+    Args:
+        expansion: From :func:`sbr.specs.expand.expand`.
+        build_models: Build each trial's model on the CPU and count its trainable parameters.
+        param_cache: Where counts are cached (default :class:`ParamCache` in ``default_cache_dir``).
+        progress: Called with one short line per trial.
+
+    Raises:
+        SpecError: At the first problem (nothing has been launched or recorded).
+    """
+    cache = ConfigCache()
+    params: dict[str, int] = {}
+    if build_models and param_cache is None:
+        param_cache = ParamCache()
+    for trial in expansion.trials:
+        rows = [r for r in expansion.rows if r.trial_id == trial.trial_id]
+        cfg = compose_trial_config(trial, cache=cache, row_key=_row_key(rows[0]))
+        _check_loops(cfg, rows[0], None, _row_key(rows[0]))
+        evaluated: dict[str, Any] = {}
+        for row in rows:
+            evaluation = next(e for e in expansion.evaluations if e.eval_id == row.eval_id)
+            if evaluation.eval_id not in evaluated:
+                eval_cfg = compose_eval_config(cfg, evaluation, row_key=_row_key(row))
+                _check_loops(eval_cfg, row, evaluation, _row_key(row))
+                evaluated[evaluation.eval_id] = eval_cfg
+            _check_paper_columns(evaluated[evaluation.eval_id], row, _row_key(row))
+        if build_models and param_cache is not None:
+            params[trial.trial_id] = param_cache.count(cfg.model)
+        if progress:
+            progress(f"ok {trial.trial_id} {trial.config}")
+    return ValidationReport(len(expansion.trials), len(expansion.evaluations), params)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def calibrate_seconds_per_iter(
+    config: str, *, data_root: str | Path | None, iters: int = 3
+) -> float | None:
+    """Seconds per training iteration of ``config``, timed on this machine.
+
+    Runs ``iters + 1`` real iterations (the first, with its warm-up, is not counted) with
+    no evaluation and no checkpoint, in a temporary work dir.
+
+    Returns:
+        The mean seconds per iteration, or None when ``data_root`` has no training
+        annotations (nothing to train on).
+    """
+    root = Path(data_root) if data_root else None
+    if root is None or not any(root.glob("annotations/instances_train*.json")):
+        return None
+    from mmengine.hooks import Hook
+
+    from sbr.engine.train import build_runner
+
+    stamps: list[float] = []
+
+    class _Timer(Hook):
+        def after_train_iter(
+            self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+        ) -> None:
+            stamps.append(time.perf_counter())
+
+    options = {
+        "train_cfg.max_iters": iters + 1,
+        "train_cfg.val_interval": 10**9,
+        "val_cfg": None,
+        "val_dataloader": None,
+        "val_evaluator": None,
+        "test_cfg": None,
+        "test_dataloader": None,
+        "test_evaluator": None,
+        "default_hooks.checkpoint": None,
+        "default_hooks.logger.interval": 10**9,
+    }
+    # Training logs go to stderr: stdout carries the plan (possibly JSON).
+    with (
+        tempfile.TemporaryDirectory(prefix="sbr-calibrate-") as work_dir,
+        contextlib.redirect_stdout(sys.stderr),
+    ):
+        runner = build_runner(config, work_dir=work_dir, data_root=root, options=options)
+        runner.register_hook(_Timer())
+        runner.train()
+    if len(stamps) < 2:
+        return None
+    return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+
+__all__ = [
+    "ConfigCache",
+    "LoopSummary",
+    "ParamCache",
+    "ValidationReport",
+    "build_and_count",
+    "calibrate_seconds_per_iter",
+    "check_override_path",
+    "compose_eval_config",
+    "compose_trial_config",
+    "loop_problem",
+    "loop_summary",
+    "validate_expansion",
+]
