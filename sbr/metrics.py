@@ -28,3 +28,44 @@ SEGM_AP50 = coco_key("segm", "mAP_50")
 
 #: File a training run writes into its work dir with the metrics of its last evaluation.
 FINAL_METRICS_FILE = "final_metrics.json"
+
+# --- Tracking (MLflow) names: the trainable, the tracker and the reports share them. ---
+
+#: MLflow experiment that holds every ablation run unless the user names another.
+DEFAULT_EXPERIMENT = "sbr-ablations"
+
+#: Run tags. A deduplicated trial serves several rows: TAG_TABLES and TAG_ROWS hold
+#: comma-separated lists ("table2,table3" and "table2/row1,table3/row1").
+TAG_TRIAL = "sbr.trial"
+TAG_TABLES = "sbr.tables"
+TAG_ROWS = "sbr.rows"
+TAG_PRESET = "sbr.preset"
+TAG_DATASET = "sbr.dataset"
+TAG_CONFIG = "sbr.config"
+TAG_SPEC_HASH = "sbr.spec_hash"
+TAG_SEED = "sbr.seed"
+TAG_KIND = "sbr.kind"  # "ablation" (parent run), "training" or "evaluation"
+TAG_EVAL = "sbr.eval"  # id of an evaluation-only variant of a training
+TAG_STATUS = "sbr.status"  # "finished", "failed", "running"
+TAG_ERROR = "sbr.error"
+TAG_GIT_COMMIT = "sbr.git_commit"
+TAG_VERSIONS = {
+    "sbr": "sbr.version.sbr",
+    "mmdet": "sbr.version.mmdet",
+    "mmcv": "sbr.version.mmcv",
+    "mmengine": "sbr.version.mmengine",
+    "torch": "sbr.version.torch",
+}
+
+#: Run metrics besides the COCO ones (which keep MMEngine's ``coco/...`` keys).
+METRIC_PARAMS = "model/trainable_params"
+METRIC_IMAGES_PER_S = "inference/images_per_s"
+METRIC_PEAK_MEMORY_MB = "train/peak_memory_mb"
+METRIC_LR = "train/lr"
+LOSS_PREFIX = "train/"  # losses are logged as train/<mmdet loss key>, e.g. train/s0.loss_cls
+
+#: Artifacts.
+ARTIFACT_CONFIG = "config/resolved_config.py"
+ARTIFACT_LOG_DIR = "logs"
+ARTIFACT_IOU_DIR = "iou_histograms"
+ARTIFACT_CHECKPOINT_URI = "checkpoint_uri.txt"
