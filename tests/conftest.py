@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-# Keep the two CI cores for the test itself; mmengine/torch would otherwise
-# oversubscribe them from data-loading and BLAS threads.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Set before torch is imported (as the sbr CLI does): spinning OpenMP threads slow
+# training ~10x whenever another process (a subprocess under test, Ray) shares the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SMOKE_CONFIG = "smoke/mask-rcnn_r18_fpn_smoke"
 

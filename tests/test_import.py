@@ -29,3 +29,13 @@ def test_cli_help_lists_commands() -> None:
     ).stdout
     for command in ("data", "train", "models"):
         assert command in out
+
+
+def test_cli_makes_openmp_wait_passively() -> None:
+    """Set before torch loads, or spinning threads slow training ~10x under contention."""
+    code = "import os; os.environ.pop('OMP_WAIT_POLICY', None); import sbr.cli; "
+    code += "print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "PASSIVE"

@@ -7,11 +7,17 @@ dependencies (torch, mmdet, ray, mlflow) inside the command body, so that
 
 from __future__ import annotations
 
+import os
 import warnings
 
-import click
+# Before torch is imported: OpenMP threads that spin while waiting make every
+# parallel region crawl (~10x) as soon as another process shares the cores, as
+# Ray trials, data loaders and CI neighbours do. Passive waiting costs nothing alone.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from sbr import __version__
+import click  # noqa: E402
+
+from sbr import __version__  # noqa: E402
 from sbr.cli.ablation import run_ablation, validate
 from sbr.cli.data import data
 from sbr.cli.models import models
