@@ -23,6 +23,27 @@ def format_coco_metrics(metrics: dict[str, float]) -> list[str]:
     return lines
 
 
+def _check_option_paths(config: str, options: dict) -> None:
+    """Refuse ``--cfg-options`` keys the config does not have (``+key`` adds one).
+
+    MMEngine would silently add a misspelled key and train with the default.
+    """
+    from sbr.engine.config import load_config
+    from sbr.specs.errors import SpecError
+    from sbr.specs.schema import Override
+    from sbr.specs.validate import check_override_path
+
+    cfg = load_config(config)
+    for key in list(options):
+        new = key.startswith("+")
+        try:
+            check_override_path(cfg, Override(key.lstrip("+"), options[key], new=new), key=key)
+        except SpecError as exc:
+            raise ValueError(f"--cfg-options {exc.one_line()}") from None
+        if new:
+            options[key.lstrip("+")] = options.pop(key)
+
+
 @click.command()
 @click.argument("config")
 @click.option(
@@ -48,7 +69,7 @@ def format_coco_metrics(metrics: dict[str, float]) -> list[str]:
     "--cfg-options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a config key, e.g. train_cfg.max_iters=20 (repeatable).",
+    help="Override a config key, e.g. train_cfg.max_iters=20 (repeatable; +key=value adds a key).",
 )
 def train(
     config: str,
@@ -69,6 +90,7 @@ def train(
     try:
         resolve_config_path(config)
         options = parse_cfg_options(cfg_options)
+        _check_option_paths(config, options)
     except (FileNotFoundError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     result = run_training(
