@@ -9,12 +9,16 @@ STAMP := $(VENV)/.sbr-setup-ok
 DATA ?= data/synth
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup system-deps demo test lint format clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup_env.sh
 	bash scripts/setup_env.sh
 
-setup: $(STAMP)
+# pdflatex + booktabs (reports) and shellcheck (cluster scripts); a no-op when present.
+system-deps:
+	bash scripts/install_system_deps.sh
+
+setup: $(STAMP) system-deps
 
 demo: setup
 	$(SBR) data synth --out $(DATA)

@@ -21,6 +21,7 @@ from sbr import __version__  # noqa: E402
 from sbr.cli.ablation import run_ablation, validate
 from sbr.cli.data import data
 from sbr.cli.models import models
+from sbr.cli.report import report
 from sbr.cli.train import train
 
 
@@ -39,5 +40,6 @@ main.add_command(train)
 main.add_command(models)
 main.add_command(validate)
 main.add_command(run_ablation)
+main.add_command(report)
 
 __all__ = ["main"]

@@ -1,0 +1,216 @@
+"""I/O edge of the reports: read the tracking store, write tables, figures and the index.
+
+Layout under ``out`` (default ``reports/``)::
+
+    tables/tableN.tex, tables/tableN.csv      (leading comment: provenance)
+    figures/fig1.png|pdf|json, figures/fig3.png|pdf|json  (.json: provenance sidecar)
+    provenance.json                           (manifest: every output so far)
+    index.md, index.html
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sbr import __version__
+from sbr.reports import latex
+from sbr.reports.aggregate import run_ids_of, summarize
+from sbr.reports.index import index_html, index_markdown
+from sbr.reports.tables import TABLE_NAMES, file_hash, load_layout
+
+MANIFEST = "provenance.json"
+
+
+def provenance(command: str, **extra: Any) -> dict[str, Any]:
+    """The provenance entries every output records (command, version, time, extras)."""
+    stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return {"command": command, "sbr_version": __version__, "generated": stamp, **extra}
+
+
+def _record(out: Path, name: str, entry: dict[str, Any]) -> None:
+    path = out / MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    manifest[name] = entry
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def write_index(out: Path) -> list[Path]:
+    """Rewrite ``index.md`` and ``index.html`` from the manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / MANIFEST
+    entries = json.loads(path.read_text()) if path.is_file() else {}
+    (out / "index.md").write_text(index_markdown(entries))
+    (out / "index.html").write_text(index_html(entries))
+    return [out / "index.md", out / "index.html"]
+
+
+def build_table(
+    name: str, tidy: pd.DataFrame, *, out: Path, command: str, tracking_uri: str | None
+) -> list[Path]:
+    """Write ``tables/<name>.tex`` and ``.csv`` and record them in the manifest."""
+    layout = load_layout(name)
+    summary = summarize(tidy, layout)
+    prov = provenance(
+        command,
+        spec=layout.spec_file,
+        spec_hash=layout.spec_hash,
+        tracking_uri=tracking_uri or "",
+        mlflow_runs=run_ids_of(summary),
+    )
+    folder = out / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    tex, csv = folder / f"{name}.tex", folder / f"{name}.csv"
+    tex.write_text(latex.table(summary, layout, provenance=prov))
+    csv.write_text(latex.table_csv(summary, layout, provenance=prov))
+    missing = int((summary["status"] != "ok").sum()) if not summary.empty else 0
+    notes = [f"{missing} cell(s) without a reproduced value"] if missing else []
+    files = [p.relative_to(out).as_posix() for p in (tex, csv)]
+    _record(out, name, {"title": layout.title, "files": files, "provenance": prov, "notes": notes})
+    return [tex, csv]
+
+
+def save_figure(fig: Any, stem: Path, prov: dict[str, Any]) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf`` (provenance in their metadata) and ``stem.json``."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(prov, sort_keys=True)
+    png, pdf, side = stem.with_suffix(".png"), stem.with_suffix(".pdf"), stem.with_suffix(".json")
+    fig.savefig(png, dpi=150, metadata={"Software": "sbr report", "Description": text})
+    fig.savefig(
+        pdf, metadata={"Creator": "sbr report", "Subject": prov["command"], "Keywords": text}
+    )
+    side.write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
+    return [png, pdf, side]
+
+
+def _row_runs(tidy: pd.DataFrame, table: str, row: str) -> list[str]:
+    """Finished training runs of a row, lowest seed first, newest first within a seed."""
+    runs = tidy[
+        (tidy["table"] == table)
+        & (tidy["row"] == row)
+        & (tidy["status"] == "finished")
+        & (tidy["kind"] != "evaluation")
+        & (tidy["kind"] != "ablation")
+    ].drop_duplicates("run_id")
+    runs = runs.assign(_seed=runs["seed"].fillna(-1).astype(float))
+    runs = runs.sort_values(["_seed", "start_time"], ascending=[True, False])
+    return [str(r) for r in runs["run_id"]]
+
+
+def build_fig3(
+    tidy: pd.DataFrame, *, out: Path, command: str, tracking_uri: str | None
+) -> list[Path]:
+    """Fig. 3 from the IoU histograms logged by the runs of :data:`FIG3_ROWS`.
+
+    Returns no paths (and records a note) when no run has histograms.
+    """
+    from sbr.reports.fig3 import FIG3_ROWS, fig3_figure
+    from sbr.tracking.runs import latest_iou_histogram
+
+    histograms, run_ids = {}, []
+    for title, table, row in FIG3_ROWS:
+        for run_id in _row_runs(tidy, table, row):
+            hist = latest_iou_histogram(run_id, tracking_uri)
+            if hist is not None:
+                histograms[title], run_ids = hist, [*run_ids, run_id]
+                break
+    title = "IoU distribution of training RoIs per loop"
+    prov = provenance(command, tracking_uri=tracking_uri or "", mlflow_runs=run_ids)
+    if not histograms:
+        note = "not generated: no run of " + ", ".join(f"{t}/{r}" for _, t, r in FIG3_ROWS)
+        _record(out, "fig3", {"title": title, "files": [], "provenance": prov, "notes": [note]})
+        return []
+    paths = save_figure(fig3_figure(histograms), out / "figures" / "fig3", prov)
+    notes = [f"panel missing: {t}" for t, _, _ in FIG3_ROWS if t not in histograms]
+    files = [p.relative_to(out).as_posix() for p in paths]
+    _record(out, "fig3", {"title": title, "files": files, "provenance": prov, "notes": notes})
+    return paths
+
+
+def build_fig1(
+    ann_file: Path,
+    *,
+    out: Path,
+    command: str,
+    config: str | None = None,
+    allowed_border: float = -1,
+    device: str = "cpu",
+) -> tuple[list[Path], Any]:
+    """Fig. 1 from an annotation file and a config's RPN anchor generator."""
+    from sbr.reports.fig1 import DEFAULT_CONFIG, anchor_coverage, default_anchor_generator
+    from sbr.reports.plots import anchor_coverage_figure
+
+    coco = json.loads(Path(ann_file).read_text())
+    generator = default_anchor_generator(config)
+    result = anchor_coverage(coco, generator, allowed_border=allowed_border, device=device)
+    prov = provenance(
+        command,
+        annotations=str(ann_file),
+        annotations_hash=file_hash(ann_file),
+        config=config or DEFAULT_CONFIG,
+        allowed_border=allowed_border,
+        n_boxes=result.n_boxes,
+        seconds=round(result.seconds, 3),
+        mlflow_runs=[],
+        percent_missing=[round(p, 3) for p in result.percent_missing],
+    )
+    fig = anchor_coverage_figure(result.bins, result.percent_missing)
+    paths = save_figure(fig, out / "figures" / "fig1", prov)
+    title = "GT boxes with no anchor per IoU bin"
+    files = [p.relative_to(out).as_posix() for p in paths]
+    _record(out, "fig1", {"title": title, "files": files, "provenance": prov, "notes": []})
+    return paths, result
+
+
+def build_report(
+    targets: Sequence[str],
+    *,
+    out: Path,
+    command: str,
+    tracking_uri: str | None = None,
+    tidy: pd.DataFrame | None = None,
+) -> list[Path]:
+    """Write the named tables (``table2``...) and ``fig3``, then the index.
+
+    Args:
+        targets: Table names and/or ``fig3``; ``all`` = every table and Fig. 3.
+        out: Output folder.
+        command: The command line recorded as provenance.
+        tracking_uri: MLflow store; None: ``$MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
+        tidy: Results frame to use instead of reading the store (tests).
+    """
+    from sbr.tracking.mlflow import resolve_tracking_uri
+    from sbr.tracking.runs import collect
+
+    names = [*TABLE_NAMES, "fig3"] if "all" in targets else list(dict.fromkeys(targets))
+    unknown = [n for n in names if n not in (*TABLE_NAMES, "fig3")]
+    if unknown:
+        raise ValueError(f"unknown report target(s) {unknown}; expected all, fig3, table2..table11")
+    uri = resolve_tracking_uri(tracking_uri)
+    if tidy is None:
+        tidy = collect(uri)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for name in names:
+        if name == "fig3":
+            paths += build_fig3(tidy, out=out, command=command, tracking_uri=uri)
+        else:
+            paths += build_table(name, tidy, out=out, command=command, tracking_uri=uri)
+    return paths + write_index(out)
+
+
+__all__ = [
+    "MANIFEST",
+    "build_fig1",
+    "build_fig3",
+    "build_report",
+    "build_table",
+    "provenance",
+    "save_figure",
+    "write_index",
+]

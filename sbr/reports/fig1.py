@@ -1,0 +1,455 @@
+"""Fig. 1: % of ground-truth boxes for which no RPN anchor has an IoU in a given bin.
+
+For every non-crowd box of a COCO annotation file the image is resized as the
+training pipeline does (keep ratio into 1333x800, pad to 32), the RPN anchors of
+that shape are generated once per distinct shape, and for each 0.05-wide IoU bin
+it is recorded whether at least one anchor falls in it. The IoU matrix is
+computed in chunks of boxes so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Config whose ``model.rpn_head.anchor_generator`` is used by default (sbr's Mask R-CNN).
+DEFAULT_CONFIG = "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py"
+#: Resize target (long edge, short edge) and pad divisor of the paper's pipeline.
+DEFAULT_SCALE = (1333, 800)
+DEFAULT_PAD = 32
+#: Number of IoU values computed at once (boxes x anchors).
+CHUNK_ELEMENTS = 1 << 23
+
+
+@dataclass(frozen=True)
+class AnchorCoverage:
+    """Result of :func:`anchor_coverage`.
+
+    Attributes:
+        bins: Bin edges, ``n_bins + 1`` values.
+        percent_missing: Per bin, % of boxes with no anchor whose IoU falls in the bin.
+        n_boxes: Boxes counted.
+        n_images: Images with at least one counted box.
+        n_shapes: Distinct resized shapes (anchor sets generated).
+        seconds: Wall time of the computation.
+    """
+
+    bins: tuple[float, ...]
+    percent_missing: tuple[float, ...]
+    n_boxes: int
+    n_images: int
+    n_shapes: int
+    seconds: float
+
+    @property
+    def boxes_per_second(self) -> float:
+        """Throughput of the computation."""
+        return self.n_boxes / self.seconds if self.seconds > 0 else math.inf
+
+
+def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+    """IoU of every pair.
+
+    Args:
+        boxes1: (n, 4) boxes ``x1, y1, x2, y2``.
+        boxes2: (m, 4) boxes.
+
+    Returns:
+        (n, m) IoU.
+    """
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area1[:, None] + area2[None, :] - inter).clamp(min=1e-6)
+
+
+def bins_with_anchor(
+    gt_boxes: torch.Tensor,
+    anchors: torch.Tensor,
+    *,
+    n_bins: int = 20,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> torch.Tensor:
+    """For each box and IoU bin, whether at least one anchor's IoU falls in the bin.
+
+    Bin ``k`` is ``[k / n_bins, (k + 1) / n_bins)``; IoU 1 falls in the last bin.
+
+    Args:
+        gt_boxes: (g, 4) ground-truth boxes ``x1, y1, x2, y2``.
+        anchors: (a, 4) anchors.
+        n_bins: Number of equal bins over [0, 1].
+        chunk_elements: Upper bound of the IoU values held at once.
+
+    Returns:
+        (g, n_bins) bool.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    present = torch.zeros(gt_boxes.shape[0], n_bins, dtype=torch.bool, device=gt_boxes.device)
+    if anchors.shape[0] == 0 or gt_boxes.shape[0] == 0:
+        return present
+    step = max(1, chunk_elements // anchors.shape[0])
+    for start in range(0, gt_boxes.shape[0], step):
+        iou = box_iou(gt_boxes[start : start + step], anchors)
+        index = (iou * n_bins + 1e-4).floor().clamp_(0, n_bins - 1).long()
+        present[start : start + step].scatter_(1, index, True)
+    return present
+
+
+def resized_shape(height: int, width: int, scale: Sequence[int] = DEFAULT_SCALE) -> tuple[int, int]:
+    """Shape after mmcv's keep-ratio rescale into ``scale`` (long edge, short edge)."""
+    factor = min(max(scale) / max(height, width), min(scale) / min(height, width))
+    return int(height * factor + 0.5), int(width * factor + 0.5)
+
+
+def boxes_by_shape(
+    coco: Mapping[str, Any], scale: Sequence[int] = DEFAULT_SCALE
+) -> dict[tuple[int, int], torch.Tensor]:
+    """Non-crowd boxes (w, h >= 1) rescaled with their image, grouped by resized shape.
+
+    Returns:
+        ``{(resized_h, resized_w): (n, 4) float boxes}``.
+    """
+    images = {img["id"]: img for img in coco.get("images", [])}
+    groups: dict[tuple[int, int], list[list[float]]] = defaultdict(list)
+    for ann in coco.get("annotations", []):
+        x, y, w, h = ann["bbox"]
+        if ann.get("iscrowd", 0) or w < 1 or h < 1 or ann["image_id"] not in images:
+            continue
+        img = images[ann["image_id"]]
+        new_h, new_w = resized_shape(img["height"], img["width"], scale)
+        sx, sy = new_w / img["width"], new_h / img["height"]
+        groups[(new_h, new_w)].append([x * sx, y * sy, (x + w) * sx, (y + h) * sy])
+    return {shape: torch.tensor(boxes, dtype=torch.float32) for shape, boxes in groups.items()}
+
+
+def anchors_for_shape(
+    generator: Any,
+    shape: tuple[int, int],
+    *,
+    pad_divisor: int = DEFAULT_PAD,
+    allowed_border: float = -1,
+    device: str = "cpu",
+) -> torch.Tensor:
+    """All anchors of an image of ``shape`` (h, w) padded to ``pad_divisor``.
+
+    Args:
+        generator: mmdet ``AnchorGenerator`` (``strides``, ``grid_priors``).
+        shape: Resized, unpadded (h, w).
+        pad_divisor: Padding divisor of the pipeline.
+        allowed_border: Keep anchors inside the image grown by this many pixels;
+            negative keeps all (mmdet's convention).
+        device: Torch device.
+
+    Returns:
+        (a, 4) anchors.
+    """
+    sizes = _featmap_sizes(generator, shape, pad_divisor)
+    anchors = torch.cat(generator.grid_priors(sizes, device=device))
+    if allowed_border >= 0:
+        inside = (
+            (anchors[:, 0] >= -allowed_border)
+            & (anchors[:, 1] >= -allowed_border)
+            & (anchors[:, 2] < shape[1] + allowed_border)
+            & (anchors[:, 3] < shape[0] + allowed_border)
+        )
+        anchors = anchors[inside]
+    return anchors
+
+
+def _featmap_sizes(
+    generator: Any, shape: tuple[int, int], pad_divisor: int
+) -> list[tuple[int, int]]:
+    """(h, w) of each level's feature map for an image of ``shape`` padded to ``pad_divisor``."""
+    pad_h = math.ceil(shape[0] / pad_divisor) * pad_divisor
+    pad_w = math.ceil(shape[1] / pad_divisor) * pad_divisor
+    return [(math.ceil(pad_h / s[1]), math.ceil(pad_w / s[0])) for s in generator.strides]
+
+
+def anchor_count(
+    generator: Any,
+    shape: tuple[int, int],
+    *,
+    pad_divisor: int = DEFAULT_PAD,
+    allowed_border: float = -1,
+) -> int:
+    """``anchors_for_shape(...).shape[0]`` without generating the anchors.
+
+    Validity under ``allowed_border`` is separable in x and y, so the count is a sum
+    over levels and base anchors of (valid columns) x (valid rows).
+    """
+    total = 0
+    for (grid_h, grid_w), stride, bases in zip(
+        _featmap_sizes(generator, shape, pad_divisor),
+        generator.strides,
+        generator.base_anchors,
+        strict=True,
+    ):
+        if allowed_border < 0:
+            total += grid_h * grid_w * bases.shape[0]
+            continue
+        xs = torch.arange(grid_w, dtype=torch.float32) * float(stride[0])
+        ys = torch.arange(grid_h, dtype=torch.float32) * float(stride[1])
+        for base in bases:
+            cols = (
+                (xs + base[0] >= -allowed_border) & (xs + base[2] < shape[1] + allowed_border)
+            ).sum()
+            rows = (
+                (ys + base[1] >= -allowed_border) & (ys + base[3] < shape[0] + allowed_border)
+            ).sum()
+            total += int(cols) * int(rows)
+    return total
+
+
+def _window(
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    base_lo: float,
+    base_hi: float,
+    stride: float,
+    size: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """First grid index and window length of the anchors that can overlap ``[lo, hi]``.
+
+    Args:
+        lo, hi: (g,) box extent along one axis.
+        base_lo, base_hi: The base anchor's extent along that axis (centred at 0).
+        stride: Grid step.
+        size: (g,) grid length per box.
+
+    Returns:
+        ``(start (g,), length (g,))``, start clamped into the grid, length >= 1.
+    """
+    start = torch.ceil((lo - base_hi) / stride).long()
+    start = torch.minimum(start.clamp(min=0), (size - 1).clamp(min=0))
+    length = (torch.floor((hi - base_lo) / stride).long() - start + 1).clamp(min=1)
+    return start, length
+
+
+def _size_buckets(kx: torch.Tensor, ky: torch.Tensor) -> list[torch.Tensor]:
+    """Box indices grouped by (log2 kx, log2 ky), so padding a chunk to its largest
+    window costs at most 4x the exact work."""
+    key = torch.log2(kx.double()).floor().long() * 64 + torch.log2(ky.double()).floor().long()
+    return [(key == k).nonzero().flatten() for k in torch.unique(key)]
+
+
+def _chunk_bins(
+    boxes: torch.Tensor,
+    base: torch.Tensor,
+    stride: tuple[float, float],
+    windows: tuple[torch.Tensor, ...],
+    grids: torch.Tensor,
+    shapes: torch.Tensor,
+    allowed_border: float,
+    n_bins: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bins hit by the anchors in the windows of a chunk of boxes (see :func:`_level_bins`)."""
+    j0, i0, kx, ky = windows
+    sx, sy = stride
+    mx, my = int(kx.max()), int(ky.max())
+    cols = j0[:, None] + torch.arange(mx, device=boxes.device)[None, :]  # (c, mx)
+    rows = i0[:, None] + torch.arange(my, device=boxes.device)[None, :]  # (c, my)
+    x1, x2 = (cols * sx + base[0])[:, None, :], (cols * sx + base[2])[:, None, :]
+    y1, y2 = (rows * sy + base[1])[:, :, None], (rows * sy + base[3])[:, :, None]
+    in_x = (cols < grids[:, 1:2]) & (cols < j0[:, None] + kx[:, None])  # (c, mx)
+    in_y = (rows < grids[:, 0:1]) & (rows < i0[:, None] + ky[:, None])  # (c, my)
+    if allowed_border >= 0:  # validity is separable in x and y
+        in_x &= (x1[:, 0] >= -allowed_border) & (x2[:, 0] < shapes[:, 1:2] + allowed_border)
+        in_y &= (y1[..., 0] >= -allowed_border) & (y2[..., 0] < shapes[:, 0:1] + allowed_border)
+    exists = in_x[:, None, :] & in_y[:, :, None]  # (c, my, mx)
+    b = boxes[:, :, None, None]
+    iw = (torch.minimum(x2, b[:, 2]) - torch.maximum(x1, b[:, 0])).clamp(min=0)  # (c, 1, mx)
+    ih = (torch.minimum(y2, b[:, 3]) - torch.maximum(y1, b[:, 1])).clamp(min=0)  # (c, my, 1)
+    inter = iw * ih
+    union = (base[2] - base[0]) * (base[3] - base[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    scaled = inter.div_((union - inter).clamp_(min=1e-6)).mul_(n_bins).add_(1e-4)
+    index = scaled.long().clamp_(max=n_bins - 1)  # non-negative: truncation is floor
+    index = index.masked_fill_(~exists, n_bins).flatten(1)
+    present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
+    return present.scatter_(1, index, True), exists.flatten(1).sum(1)
+
+
+def _level_bins(
+    boxes: torch.Tensor,
+    base: torch.Tensor,
+    stride: tuple[float, float],
+    grids: torch.Tensor,
+    shapes: torch.Tensor,
+    *,
+    allowed_border: float,
+    n_bins: int,
+    chunk_elements: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bins reached by one base anchor's grid, looking only at anchors that can overlap.
+
+    Anchors outside a box's window have IoU 0; the caller accounts for them.
+
+    Args:
+        boxes: (g, 4) boxes.
+        base: (4,) base anchor centred at the origin.
+        stride: (sx, sy).
+        grids: (g, 2) feature map (h, w) of each box's image at this level.
+        shapes: (g, 2) resized image (h, w) of each box (for ``allowed_border``).
+        allowed_border: See :func:`anchors_for_shape`.
+        n_bins: Number of bins.
+        chunk_elements: Upper bound of the IoU values held at once.
+
+    Returns:
+        ``(present (g, n_bins) bool, counted (g,) int)``: bins reached and the number
+        of existing anchors looked at per box.
+    """
+    j0, kx = _window(
+        boxes[:, 0], boxes[:, 2], float(base[0]), float(base[2]), stride[0], grids[:, 1]
+    )
+    i0, ky = _window(
+        boxes[:, 1], boxes[:, 3], float(base[1]), float(base[3]), stride[1], grids[:, 0]
+    )
+    present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
+    counted = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
+    for members in _size_buckets(kx, ky):
+        step = max(1, chunk_elements // int(kx[members].max() * ky[members].max()))
+        for idx in torch.split(members, step):
+            chunk_present, chunk_counted = _chunk_bins(
+                boxes[idx], base, stride, (j0[idx], i0[idx], kx[idx], ky[idx]),
+                grids[idx], shapes[idx], allowed_border, n_bins,
+            )  # fmt: skip
+            present[idx] |= chunk_present
+            counted[idx] += chunk_counted
+    return present[:, :n_bins], counted
+
+
+def windowed_bins_with_anchor(
+    boxes: torch.Tensor,
+    generator: Any,
+    shapes: tuple[int, int] | torch.Tensor,
+    *,
+    pad_divisor: int = DEFAULT_PAD,
+    allowed_border: float = -1,
+    n_bins: int = 20,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> torch.Tensor:
+    """Same result as ``bins_with_anchor(boxes, anchors_for_shape(...))``, much faster.
+
+    Anchors lie on a regular grid per level and base anchor, so for each box only
+    the window of anchors that can overlap it is evaluated; every other existing
+    anchor has IoU 0 and only fills bin 0. Boxes of images of different shapes are
+    processed together.
+
+    Args:
+        boxes: (g, 4) boxes in resized-image pixels.
+        generator: mmdet ``AnchorGenerator``.
+        shapes: Resized image (h, w) of all boxes, or (g, 2) one per box.
+        pad_divisor: Padding divisor of the pipeline.
+        allowed_border: See :func:`anchors_for_shape`.
+        n_bins: Number of bins.
+        chunk_elements: Upper bound of the IoU values held at once.
+
+    Returns:
+        (g, n_bins) bool.
+    """
+    device = boxes.device
+    shapes = torch.as_tensor(shapes, dtype=torch.long, device=device).reshape(-1, 2)
+    shapes = shapes.expand(boxes.shape[0], 2) if shapes.shape[0] == 1 else shapes
+    unique, inverse = torch.unique(shapes, dim=0, return_inverse=True)
+    totals, level_grids = [], []
+    for h, w in unique.tolist():
+        totals.append(
+            anchor_count(generator, (h, w), pad_divisor=pad_divisor, allowed_border=allowed_border)
+        )
+        level_grids.append(_featmap_sizes(generator, (h, w), pad_divisor))
+    grids = torch.tensor(level_grids, dtype=torch.long, device=device)[inverse]  # (g, L, 2)
+    present = torch.zeros(boxes.shape[0], n_bins, dtype=torch.bool, device=device)
+    counted = torch.zeros(boxes.shape[0], dtype=torch.long, device=device)
+    for level, stride in enumerate(generator.strides):
+        for base in generator.base_anchors[level].to(device):
+            level_present, level_counted = _level_bins(
+                boxes, base, (float(stride[0]), float(stride[1])), grids[:, level], shapes,
+                allowed_border=allowed_border, n_bins=n_bins, chunk_elements=chunk_elements,
+            )  # fmt: skip
+            present |= level_present
+            counted += level_counted
+    present[:, 0] |= counted < torch.tensor(totals, device=device)[inverse]
+    return present
+
+
+def default_anchor_generator(config: str | Path | None = None) -> Any:
+    """Build the RPN anchor generator of ``config`` (default: :data:`DEFAULT_CONFIG`)."""
+    from mmdet.registry import TASK_UTILS
+    from mmdet.utils import register_all_modules
+
+    from sbr.engine.config import load_config
+
+    register_all_modules()
+    cfg = load_config(config or DEFAULT_CONFIG)
+    return TASK_UTILS.build(cfg.model.rpn_head.anchor_generator)
+
+
+def anchor_coverage(
+    coco: Mapping[str, Any],
+    generator: Any,
+    *,
+    scale: Sequence[int] = DEFAULT_SCALE,
+    pad_divisor: int = DEFAULT_PAD,
+    allowed_border: float = -1,
+    bin_width: float = 0.05,
+    device: str = "cpu",
+) -> AnchorCoverage:
+    """Fig. 1's data for a COCO annotation dict (see the module docstring)."""
+    n_bins = round(1 / bin_width)
+    if not math.isclose(n_bins * bin_width, 1.0):
+        raise ValueError(f"bin_width must divide 1, got {bin_width}")
+    start = time.perf_counter()
+    groups = boxes_by_shape(coco, scale)
+    missing = torch.zeros(n_bins, dtype=torch.float64)
+    n_boxes = sum(b.shape[0] for b in groups.values())
+    if n_boxes:
+        boxes = torch.cat(list(groups.values())).to(device)
+        shapes = torch.tensor(
+            [shape for shape, b in groups.items() for _ in range(b.shape[0])], device=device
+        )
+        present = windowed_bins_with_anchor(
+            boxes,
+            generator,
+            shapes,
+            pad_divisor=pad_divisor,
+            allowed_border=allowed_border,
+            n_bins=n_bins,
+        )
+        missing += (~present).sum(0).double().cpu()
+    percent = (100.0 * missing / max(n_boxes, 1)).tolist()
+    images = {a["image_id"] for a in coco.get("annotations", []) if not a.get("iscrowd", 0)}
+    return AnchorCoverage(
+        bins=tuple(round(k * bin_width, 10) for k in range(n_bins + 1)),
+        percent_missing=tuple(percent),
+        n_boxes=n_boxes,
+        n_images=len(images),
+        n_shapes=len(groups),
+        seconds=time.perf_counter() - start,
+    )
+
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_PAD",
+    "DEFAULT_SCALE",
+    "AnchorCoverage",
+    "anchor_count",
+    "anchor_coverage",
+    "anchors_for_shape",
+    "bins_with_anchor",
+    "box_iou",
+    "boxes_by_shape",
+    "default_anchor_generator",
+    "resized_shape",
+    "windowed_bins_with_anchor",
+]

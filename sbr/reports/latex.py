@@ -1,0 +1,311 @@
+"""Summary frame + table layout -> booktabs LaTeX and CSV (pure string functions).
+
+Every metric cell prints the reproduced value with the paper's printed value and
+the difference beside it, ``41.2 {\\scriptsize(41.7, $-$0.5)}``; several seeds print
+``mean$\\pm$std``. Rows or cells without a finished value print a dash and a
+footnote saying why. In ranked columns (AP metrics) the best reproduced value is
+bold and the second best underlined, as the paper's Table 11 does.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from sbr.reports.aggregate import (
+    STATUS_FAILED,
+    STATUS_MISSING,
+    STATUS_NOT_RECORDED,
+    STATUS_OK,
+    STATUS_RUNNING,
+)
+from sbr.reports.tables import Column, RowLayout, TableLayout
+
+#: Footnote marker and text of every non-ok status, in print order.
+FOOTNOTES = {
+    STATUS_MISSING: ("a", "no run in the tracking store"),
+    STATUS_FAILED: ("b", "the run failed"),
+    STATUS_RUNNING: ("c", "the run has not finished"),
+    STATUS_NOT_RECORDED: ("d", "the run did not record this metric"),
+}
+DASH = "--"
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_UNICODE = {
+    "³": "$^3$",
+    "²": "$^2$",
+    "×": r"$\times$",
+    "→": r"$\rightarrow$",
+    "✓": r"\checkmark{}",
+    "±": r"$\pm$",
+    "−": "-",
+}
+_NUMBER = re.compile(r"^\s*(-?[\d,]*\.?\d+)")
+
+
+def escape(text: Any) -> str:
+    """Escape LaTeX specials and map the paper's unicode symbols (³, ×, →, ✓)."""
+    escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+    return "".join(_UNICODE.get(ch, ch) for ch in escaped)
+
+
+def paper_number(value: Any) -> float | None:
+    """The number in a printed paper cell (``41.7``, ``"44,170 K"``, ``"4.4G"``), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _NUMBER.match(str(value))
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def format_number(value: float, column: Column) -> str:
+    """A reproduced value as the column prints it (decimals, truncation, thousands)."""
+    factor = 10**column.decimals
+    if column.truncate:
+        value = math.floor(value * factor + 1e-9) / factor
+    spec = f"{',' if column.thousands else ''}.{column.decimals}f"
+    return format(value, spec)
+
+
+def format_difference(diff: float, column: Column) -> str:
+    """A signed difference, ``+0.3`` / ``$-$0.5`` / ``0.0``."""
+    text = format_number(abs(diff), Column(column.name, "", decimals=column.decimals))
+    if float(text.replace(",", "")) == 0:
+        return text
+    return ("+" if diff > 0 else "$-$") + text
+
+
+def _paper_text(row: RowLayout, column: Column) -> str:
+    value = row.paper.get(column.name)
+    return "lost" if value is None else escape(value)
+
+
+def _annotation(row: RowLayout, column: Column, mean: float | None) -> str:
+    if column.name not in row.paper:
+        return ""
+    paper = _paper_text(row, column)
+    number = paper_number(row.paper.get(column.name))
+    if mean is not None and number is not None:
+        paper += ", " + format_difference(mean - number, column)
+    return f" {{\\scriptsize({paper})}}"
+
+
+def rank_marks(values: Mapping[str, float], column: Column) -> dict[str, str]:
+    """``{row_id: "best" | "second"}`` for the displayed (rounded) values, higher is better."""
+    shown = {row: round(v, column.decimals) for row, v in values.items() if not math.isnan(v)}
+    if not shown:
+        return {}
+    best = max(shown.values())
+    below = [v for v in shown.values() if v < best]
+    second = max(below) if below else None
+    marks = {row: "best" for row, v in shown.items() if v == best}
+    marks.update({row: "second" for row, v in shown.items() if second is not None and v == second})
+    return marks
+
+
+def _metric_cell(row: RowLayout, column: Column, cell: Mapping[str, Any], mark: str) -> str:
+    if cell["status"] != STATUS_OK:
+        marker = FOOTNOTES[cell["status"]][0]
+        return f"{DASH}\\textsuperscript{{{marker}}}" + _annotation(row, column, None)
+    text = format_number(cell["mean"], column)
+    if cell["n"] > 1 and not math.isnan(cell["std"]):
+        text += "$\\pm$" + format_number(cell["std"], column)
+    text += column.unit
+    if mark == "best":
+        text = f"\\textbf{{{text}}}"
+    elif mark == "second":
+        text = f"\\underline{{{text}}}"
+    return text + _annotation(row, column, cell["mean"])
+
+
+def _cells(summary: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["row"], r["column"]): r for r in summary.to_dict("records")}
+
+
+def _missing_cell() -> dict[str, Any]:
+    return {"status": STATUS_MISSING, "mean": math.nan, "std": math.nan, "n": 0}
+
+
+def _body_rows(summary: pd.DataFrame, layout: TableLayout) -> tuple[list[str], set[str]]:
+    cells = _cells(summary)
+    marks: dict[str, dict[str, str]] = {}
+    for column in layout.columns:
+        if column.rank:
+            ok = {
+                r.id: cells[(r.id, column.name)]["mean"]
+                for r in layout.rows
+                if cells.get((r.id, column.name), {}).get("status") == STATUS_OK
+            }
+            marks[column.name] = rank_marks(ok, column)
+    lines, used = [], set()
+    for row in layout.rows:
+        parts = [row.number] if layout.numbered else []
+        parts.append(escape(row.label))
+        for column in layout.columns:
+            if column.metric is None:
+                value = row.paper.get(column.name)
+                parts.append("" if value is None else escape(value))
+                continue
+            cell = cells.get((row.id, column.name), _missing_cell())
+            if cell["status"] != STATUS_OK:
+                used.add(cell["status"])
+            parts.append(_metric_cell(row, column, cell, marks.get(column.name, {}).get(row.id)))
+        lines.append(" & ".join(parts) + r" \\")
+    return lines, used
+
+
+def _header(layout: TableLayout) -> list[str]:
+    lead = (["\\#"] if layout.numbered else []) + [layout.label_header]
+    lines = []
+    if layout.groups:
+        start = len(lead) + 1
+        cells, rules = [""] * len(lead), []
+        for text, width in layout.groups:
+            cells.append(f"\\multicolumn{{{width}}}{{c}}{{{text}}}")
+            rules.append(f"\\cmidrule(lr){{{start}-{start + width - 1}}}")
+            start += width
+        lines += [" & ".join(cells) + r" \\", " ".join(rules)]
+    lines.append(" & ".join(lead + [c.header for c in layout.columns]) + r" \\")
+    return lines
+
+
+def provenance_comment(provenance: Mapping[str, Any], prefix: str = "% ") -> str:
+    """Leading comment lines: one ``key: value`` per entry (lists comma-joined)."""
+    lines = [f"{prefix}Generated by sbr report; do not edit by hand."]
+    for key, value in provenance.items():
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value) or "(none)"
+        lines.append(f"{prefix}{key}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _caption(layout: TableLayout) -> str:
+    return (
+        f"Table {layout.number}: {escape(layout.title)}. Reproduced values with the paper's "
+        "value and the difference in brackets; mean$\\pm$std over seeds; best reproduced "
+        "value in bold, second best underlined."
+    )
+
+
+def table(
+    summary: pd.DataFrame, layout: TableLayout, *, provenance: Mapping[str, Any] | None = None
+) -> str:
+    """Render one paper table as a booktabs ``table`` environment.
+
+    Args:
+        summary: Frame from :func:`sbr.reports.aggregate.summarize` (may be empty).
+        layout: The table's layout.
+        provenance: Entries written as leading ``%`` comments.
+
+    Returns:
+        LaTeX needing ``booktabs`` and ``graphicx`` (``\\checkmark`` is provided
+        when ``amssymb`` is not loaded).
+    """
+    body, used = _body_rows(summary, layout)
+    lead = "ll" if layout.numbered else "l"
+    align = lead + "".join("c" if c.metric is None else "r" for c in layout.columns)
+    lines = [
+        provenance_comment(provenance or {}).rstrip("\n"),
+        r"\providecommand{\checkmark}{$\surd$}",
+        r"\begin{table}[htbp]",
+        r"\centering",
+        f"\\caption{{{_caption(layout)}}}",
+        f"\\label{{tab:{layout.name}}}",
+        r"\resizebox{\linewidth}{!}{%",
+        f"\\begin{{tabular}}{{{align}}}",
+        r"\toprule",
+        *_header(layout),
+        r"\midrule",
+        *body,
+        r"\bottomrule",
+        r"\end{tabular}}",
+    ]
+    notes = [f"\\textsuperscript{{{m}}}\\,{t}." for s, (m, t) in FOOTNOTES.items() if s in used]
+    if notes:
+        lines += [r"\par\smallskip", r"{\footnotesize " + " ".join(notes) + r"\par}"]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def table_frame(summary: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
+    """One record per (row, column) with paper value, reproduced mean/std, difference, status."""
+    cells = _cells(summary)
+    records = []
+    for row in layout.rows:
+        for column in layout.columns:
+            cell = cells.get((row.id, column.name))
+            if column.metric is not None and cell is None:
+                cell = _missing_cell() | {"run_ids": ""}
+            paper = row.paper.get(column.name)
+            number = paper_number(paper)
+            mean = cell["mean"] if cell else math.nan
+            records.append(
+                {
+                    "table": layout.name,
+                    "row": row.id,
+                    "label": row.label,
+                    "column": column.name,
+                    "paper": "" if paper is None else paper,
+                    "reproduced_mean": mean,
+                    "reproduced_std": cell["std"] if cell else math.nan,
+                    "n_seeds": cell["n"] if cell else 0,
+                    "difference": mean - number if number is not None else math.nan,
+                    "status": cell["status"] if cell else "paper_only",
+                    "run_ids": cell["run_ids"] if cell else "",
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def table_csv(
+    summary: pd.DataFrame, layout: TableLayout, *, provenance: Mapping[str, Any] | None = None
+) -> str:
+    """The table as CSV (read back with ``pandas.read_csv(path, comment="#")``)."""
+    buffer = io.StringIO()
+    table_frame(summary, layout).to_csv(buffer, index=False, float_format="%.4f")
+    return provenance_comment(provenance or {}, prefix="# ") + buffer.getvalue()
+
+
+def standalone_document(tables: Sequence[str]) -> str:
+    """A complete LaTeX document containing ``tables`` (used to test that they compile)."""
+    head = [
+        r"\documentclass{article}",
+        r"\usepackage[margin=1.5cm]{geometry}",
+        r"\usepackage{booktabs}",
+        r"\usepackage{graphicx}",
+        r"\begin{document}",
+    ]
+    return "\n".join(head + [*tables, r"\end{document}"]) + "\n"
+
+
+__all__ = [
+    "DASH",
+    "FOOTNOTES",
+    "escape",
+    "format_difference",
+    "format_number",
+    "paper_number",
+    "provenance_comment",
+    "rank_marks",
+    "standalone_document",
+    "table",
+    "table_csv",
+    "table_frame",
+]
