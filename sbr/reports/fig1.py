@@ -236,11 +236,31 @@ def _window(
     return start, length
 
 
-def _size_buckets(kx: torch.Tensor, ky: torch.Tensor) -> list[torch.Tensor]:
-    """Box indices grouped by (log2 kx, log2 ky), so padding a chunk to its largest
-    window costs at most 4x the exact work."""
+def _above_first_bin(boxes: torch.Tensor, base: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """(g,) bool: whether any anchor of this shape can reach IoU bin 1 or higher.
+
+    IoU(a, b) <= min(area a, area b) / max(area a, area b); where that bound stays in
+    bin 0 the whole window can be skipped: its anchors are counted as bin 0 by the
+    caller like every anchor outside a window. This removes the large windows of big
+    boxes on fine levels, which dominate the cost.
+    """
+    anchor_area = float((base[2] - base[0]) * (base[3] - base[1]))
+    box_area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    bound = torch.minimum(box_area, torch.full_like(box_area, anchor_area)) / torch.maximum(
+        box_area, torch.full_like(box_area, anchor_area)
+    ).clamp(min=1e-6)
+    return bound * n_bins + 1e-4 >= 1
+
+
+def _size_buckets(
+    kx: torch.Tensor, ky: torch.Tensor, keep: torch.Tensor | None = None
+) -> list[torch.Tensor]:
+    """Indices of the ``keep`` boxes grouped by (log2 kx, log2 ky), so padding a chunk
+    to its largest window costs at most 4x the exact work."""
     key = torch.log2(kx.double()).floor().long() * 64 + torch.log2(ky.double()).floor().long()
-    return [(key == k).nonzero().flatten() for k in torch.unique(key)]
+    if keep is not None:
+        key = key.masked_fill(~keep, -1)
+    return [(key == k).nonzero().flatten() for k in torch.unique(key) if k >= 0]
 
 
 def _chunk_bins(
@@ -316,7 +336,10 @@ def _level_bins(
     )
     present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
     counted = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
-    for members in _size_buckets(kx, ky):
+    reachable = _above_first_bin(boxes, base, n_bins)
+    if not reachable.any():
+        return present[:, :n_bins], counted
+    for members in _size_buckets(kx, ky, reachable):
         step = max(1, chunk_elements // int(kx[members].max() * ky[members].max()))
         for idx in torch.split(members, step):
             chunk_present, chunk_counted = _chunk_bins(
