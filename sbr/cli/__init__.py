@@ -19,10 +19,13 @@ import click  # noqa: E402
 
 from sbr import __version__  # noqa: E402
 from sbr.cli.ablation import run_ablation, validate
+from sbr.cli.bench import bench
 from sbr.cli.data import data
 from sbr.cli.models import models
 from sbr.cli.report import report
+from sbr.cli.status import status
 from sbr.cli.train import train
+from sbr.cli.ui import ui
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,5 +44,8 @@ main.add_command(models)
 main.add_command(validate)
 main.add_command(run_ablation)
 main.add_command(report)
+main.add_command(status)
+main.add_command(ui)
+main.add_command(bench)
 
 __all__ = ["main"]

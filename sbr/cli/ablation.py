@@ -17,8 +17,10 @@ from sbr.specs.errors import SpecError
 
 #: Exit status when a spec, preset or override is wrong (one line on stderr).
 EXIT_SPEC_ERROR = 1
-#: Exit status of ``run-ablation`` without ``--dry-run`` until the execution layer exists.
-EXIT_NOT_AVAILABLE = 2
+#: Exit status when the input is unusable before any trial starts (data, tracking, Ray).
+EXIT_PREFLIGHT = 2
+#: Exit status when at least one trial failed for good (the others finished).
+EXIT_TRIALS_FAILED = 3
 
 
 def _table_files(table: str, specs_dir: Path | None) -> list[Path]:
@@ -117,6 +119,63 @@ def _calibrate(preset, expansion) -> float | None:
         return None
 
 
+def _tracking_status(tracking_uri: str | None):
+    """MLflow status lookup for the plan, or the stub when no store exists yet."""
+    from sbr.specs.plan import no_tracking_store
+
+    try:
+        from sbr.tracking.mlflow import Tracker, resolve_tracking_uri
+    except ImportError:  # mlflow not installed
+        return no_tracking_store
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        return no_tracking_store  # never create a store for a dry run
+    try:
+        statuses = Tracker(uri).statuses()
+    except Exception as exc:  # noqa: BLE001 - the plan is still useful without status
+        click.echo(f"warning: no status from {uri}: {str(exc).splitlines()[0]}", err=True)
+        return no_tracking_store
+    return lambda trial: statuses.get(trial.trial_id, "not started")
+
+
+def _print_plan(table, preset, data, seeds, specs_dir, ctx) -> None:
+    specs, preset_obj, expansion, report, as_json, no_calibrate, tracking_uri = ctx
+    from sbr.specs.plan import build_plan, render_text
+
+    seconds = None if no_calibrate else _calibrate(preset_obj, expansion)
+    plan = build_plan(
+        expansion,
+        preset_obj,
+        params=(lambda t: report.params.get(t.trial_id)),
+        status=_tracking_status(tracking_uri),
+        seconds_per_iter=seconds,
+        resources=_resources(specs, preset_obj),
+        sharing=_sharing(table, specs_dir, preset, data, seeds, expansion),
+    )
+    click.echo(
+        json.dumps(plan.to_json(), indent=2, ensure_ascii=False) if as_json else render_text(plan)
+    )
+
+
+def _resources(specs, preset_obj) -> dict:
+    return dict(preset_obj.resources or specs[0].defaults.resources)
+
+
+def _sharing(table, specs_dir, preset, data, seeds, expansion):
+    """Every shipped table's expansion: one table's trainings may serve the others' rows.
+
+    None when it does not cover ``expansion`` (a spec file outside the shipped tables).
+    """
+    if table == "all":
+        return None
+    try:
+        wider = _load(_table_files("all", specs_dir), preset, data, seeds)[2]
+    except SpecError:  # another table is broken: that is its own run's problem
+        return None
+    known = {t.trial_id for t in wider.trials}
+    return wider if all(t.trial_id in known for t in expansion.trials) else None
+
+
 @click.command("run-ablation")
 @click.argument("table")
 @_PRESET
@@ -127,6 +186,29 @@ def _calibrate(preset, expansion) -> float | None:
 @click.option("--no-params", is_flag=True, help="Skip model builds (no parameter counts).")
 @click.option("--no-calibrate", is_flag=True, help="Do not time smoke iterations for the estimate.")
 @_SPECS_DIR
+@click.option("--address", metavar="HOST:PORT", help="Join this Ray cluster (default: local Ray).")
+@click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db).",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Restarts of a failing trial (each resumes from its last checkpoint).",
+)
+@click.option(
+    "--storage",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("work_dirs/ablations"),
+    show_default=True,
+    help="Work dirs and checkpoints, one folder per trial id (every node must reach it).",
+)
+@click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the local Ray.")
+@click.option("--local", "in_process", is_flag=True, help="Run trials in this process, no Ray.")
+@click.option("--worker-logs", is_flag=True, help="Show the trials' MMEngine output live.")
 def run_ablation(
     table: str,
     preset: str | None,
@@ -137,16 +219,26 @@ def run_ablation(
     no_params: bool,
     no_calibrate: bool,
     specs_dir: Path | None,
+    address: str | None,
+    tracking_uri: str | None,
+    max_retries: int,
+    storage: Path,
+    num_cpus: int | None,
+    in_process: bool,
+    worker_logs: bool,
 ) -> None:
-    """Plan (and, later, run) the ablation TABLE (table2 ... table11, a spec file, or all).
+    """Plan or run the ablation TABLE (table2 ... table11, a spec file, or all).
+
+    Every not-yet-finished training runs as a Ray Tune trial and logs to MLflow;
+    finished trials (by trial hash) are skipped, unfinished ones resume.
 
     \b
     Examples:
       sbr run-ablation table4 --dry-run
       sbr run-ablation all --dry-run --json --no-params
-      sbr run-ablation table2 --preset smoke --data data/synth --dry-run
+      sbr run-ablation table3 --preset smoke --data data/synth
+      sbr run-ablation all --address head:6379 --tracking-uri http://mlflow:5000
     """
-    from sbr.specs.plan import build_plan, render_text
     from sbr.specs.validate import validate_expansion
 
     try:
@@ -155,33 +247,86 @@ def run_ablation(
     except SpecError as exc:
         _fail(exc)
         return
-    if not dry_run:
-        click.echo(
-            "error: the plan is valid, but execution arrives with the Ray/MLflow layer"
-            " (not built yet); "
-            "use --dry-run to see the plan",
-            err=True,
-        )
-        sys.exit(EXIT_NOT_AVAILABLE)
-    seconds = None if no_calibrate else _calibrate(preset_obj, expansion)
-    # One table's trainings may also serve rows of the other tables: say so in its plan.
-    sharing = None
-    if table != "all":
-        try:
-            sharing = _load(_table_files("all", specs_dir), preset, data, seeds)[2]
-        except SpecError:  # another table is broken: that is its own run's problem
-            sharing = None
-    plan = build_plan(
+    if dry_run:
+        ctx = (specs, preset_obj, expansion, report, as_json, no_calibrate, tracking_uri)
+        _print_plan(table, preset, data, seeds, specs_dir, ctx)
+        return
+    _execute(
         expansion,
-        preset_obj,
-        params=(lambda t: report.params.get(t.trial_id)),
-        seconds_per_iter=seconds,
-        resources=dict(preset_obj.resources or specs[0].defaults.resources),
-        sharing=sharing,
+        sharing=_sharing(table, specs_dir, preset, data, seeds, expansion),
+        resources=_resources(specs, preset_obj),
+        address=address,
+        tracking_uri=tracking_uri,
+        max_retries=max_retries,
+        storage=storage,
+        num_cpus=num_cpus,
+        in_process=in_process,
+        worker_logs=worker_logs,
     )
-    click.echo(
-        json.dumps(plan.to_json(), indent=2, ensure_ascii=False) if as_json else render_text(plan)
-    )
+
+
+def _preflight(expansion, *, address: str | None, uri: str) -> None:
+    """Data, Ray address and tracking store, in that order (the store is created last)."""
+    from sbr.runners.execute import PreflightError, check_data
+    from sbr.runners.ray_tune import RayUnavailable, check_address
+    from sbr.tracking.mlflow import TrackingError, check_tracking
+
+    try:
+        check_data(expansion)
+        if address is not None:
+            check_address(address)
+        check_tracking(uri)
+    except (PreflightError, RayUnavailable, TrackingError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_PREFLIGHT)
+
+
+def _execute(
+    expansion,
+    *,
+    sharing,
+    resources,
+    address,
+    tracking_uri,
+    max_retries,
+    storage,
+    num_cpus,
+    in_process,
+    worker_logs,
+) -> None:
+    from sbr.runners.execute import RunSettings, run_expansion, summary_lines
+    from sbr.runners.local import LocalLauncher
+    from sbr.runners.ray_tune import RaySettings, RayTuneLauncher, RayUnavailable
+    from sbr.tracking.mlflow import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    _preflight(expansion, address=address, uri=uri)
+    cpus = float(resources.get("cpus", 1))
+    settings = RunSettings(storage=storage, tracking_uri=uri, cpus_per_trial=cpus)
+    if in_process:
+        launcher = LocalLauncher(max_retries=max_retries)
+    else:
+        launcher = RayTuneLauncher(
+            RaySettings(
+                address=address,
+                num_cpus=num_cpus,
+                cpus_per_trial=cpus,
+                gpus_per_trial=float(resources.get("gpus", 0)),
+                max_retries=max_retries,
+                storage=str(storage / "_ray"),
+                worker_logs=worker_logs,
+            )
+        )
+    try:
+        result = run_expansion(expansion, settings=settings, launcher=launcher, sharing=sharing)
+    except RayUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_PREFLIGHT)
+    for line in summary_lines(result):
+        click.echo(line)
+    click.echo(f"mlflow: {uri} (parent run {result.parent_run_id})")
+    if result.failed:
+        sys.exit(EXIT_TRIALS_FAILED)
 
 
 __all__ = ["run_ablation", "validate"]

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from sbr.cli.ablation import EXIT_NOT_AVAILABLE, EXIT_SPEC_ERROR, run_ablation, validate
+from sbr.cli.ablation import EXIT_PREFLIGHT, EXIT_SPEC_ERROR, run_ablation, validate
 from sbr.specs.plan import UNKNOWN_STATUS
 
 # The lead adds both commands to `sbr.cli.main`; a local group keeps these tests independent of it.
@@ -75,10 +75,19 @@ def test_all_tables_plan_without_model_builds(runner: CliRunner) -> None:
     assert plan["estimate"]["saved"] > 0
 
 
-def test_run_without_dry_run_validates_then_refuses(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["run-ablation", "table10", "--no-params"])
-    assert result.exit_code == EXIT_NOT_AVAILABLE
-    assert "execution arrives with the Ray/MLflow layer" in result.stderr
+def test_run_without_data_fails_preflight_before_launching(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A real run checks the dataset first: one error line, nothing started or recorded."""
+    missing = tmp_path / "no-such-data"
+    result = runner.invoke(
+        cli,
+        ["run-ablation", "table10", "--no-params", "--data", str(missing)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == EXIT_PREFLIGHT
+    assert "does not exist" in result.stderr and str(missing) in result.stderr
+    assert not missing.exists()
 
 
 BROKEN = """\

@@ -1,0 +1,103 @@
+"""``sbr status``: rows -> trial -> status and latest AP, from the tracking store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sbr.cli.ablation import _DATA, _PRESET, _SEEDS, _SPECS_DIR, _fail, _load, _table_files
+from sbr.specs.errors import SpecError
+
+#: Exit status when the tracking store cannot be read.
+EXIT_TRACKING = 2
+
+
+def _row_status(row: Any, trainings: dict, evaluations: dict) -> dict[str, Any]:
+    from sbr.metrics import BBOX_AP, SEGM_AP, TAG_STATUS
+
+    training = trainings.get(row.trial_id)
+    status = "not started" if training is None else training.data.tags.get(TAG_STATUS, "running")
+    source = training
+    if not row.eval_id.endswith("/final"):  # an evaluation-only variant: its own run
+        source = evaluations.get(row.eval_id)
+        if status == "finished" and source is None:
+            status = "trained, evaluation pending"
+        elif source is not None and status == "finished":
+            status = source.data.tags.get(TAG_STATUS, "running")
+    metrics = source.data.metrics if source is not None else {}
+    return {
+        "table": row.table,
+        "row": row.row_id,
+        "label": row.row.label,
+        "trial": row.trial_id,
+        "evaluation": row.eval_id,
+        "status": status,
+        "bbox_mAP": metrics.get(BBOX_AP),
+        "segm_mAP": metrics.get(SEGM_AP),
+        "run_id": None if training is None else training.info.run_id,
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@click.command()
+@click.argument("table")
+@_PRESET
+@_DATA
+@_SEEDS
+@_SPECS_DIR
+@click.option("--tracking-uri", metavar="URI", help="MLflow store (default as run-ablation).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(
+    table: str,
+    preset: str | None,
+    data: Path | None,
+    seeds: int | None,
+    specs_dir: Path | None,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Status of every row of TABLE (or all): its trial, run status and latest AP."""
+    from sbr.metrics import TAG_EVAL, TAG_KIND
+    from sbr.tracking.mlflow import (
+        KIND_EVALUATION,
+        Tracker,
+        TrackingError,
+        check_tracking,
+        resolve_tracking_uri,
+    )
+
+    try:
+        _, _, expansion = _load(_table_files(table, specs_dir), preset, data, seeds)
+    except SpecError as exc:
+        _fail(exc)
+        return
+    uri = resolve_tracking_uri(tracking_uri)
+    try:
+        check_tracking(uri)
+    except TrackingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_TRACKING)
+    tracker = Tracker(uri)
+    trainings = tracker.training_runs()
+    evaluations = {}
+    for run in reversed(tracker.search({TAG_KIND: KIND_EVALUATION})):  # newest wins
+        evaluations[run.data.tags.get(TAG_EVAL)] = run
+    rows = [_row_status(r, trainings, evaluations) for r in expansion.rows]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['table']:<8} {r['row']:<6} {r['label']:<18} trial {r['trial']}  "
+            f"{r['status']:<27} bbox {_fmt(r['bbox_mAP'])}  segm {_fmt(r['segm_mAP'])}"
+        )
+
+
+__all__ = ["status"]

@@ -1,0 +1,130 @@
+"""Plain-data types shared by the driver, the launchers and the trial process.
+
+Nothing here imports Ray, MLflow or the mm stack: a :class:`TrialTask` travels to a
+Ray worker (or runs in-process) as plain data, with every path absolute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+#: Outcome status of a trial in one invocation.
+FINISHED = "finished"
+SKIPPED = "skipped"  # finished in an earlier invocation
+FAILED = "failed"
+#: File a trial writes into its folder with its :class:`TrialOutcome`.
+OUTCOME_FILE = "outcome.json"
+#: Resolved config of a trial / an evaluation, dumped by the driver.
+CONFIG_FILE = "resolved_config.py"
+
+
+@dataclass(frozen=True)
+class EvalTask:
+    """An evaluation-only variant of a training (its own config, same checkpoint)."""
+
+    eval_id: str
+    config_file: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Test-only fault: raise before iteration ``at_iter`` in the first ``times`` attempts."""
+
+    at_iter: int
+    times: int = 1
+    #: SIGKILL the trial's own process instead of raising (a real worker crash).
+    kill: bool = False
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """Everything a trial process needs, as plain data.
+
+    Attributes:
+        trial_id: Content hash of the trial (the MLflow ``sbr.trial`` tag).
+        trial_dir: Its folder in the shared storage (work dir, lock, outcome).
+        config_file: The resolved MMEngine config of the training.
+        evaluations: Evaluation-only variants run on the final checkpoint.
+        tags: Tags of the training run (tables, rows, preset, dataset, versions...).
+        params: Spec fields logged as run parameters besides the flattened config.
+        cpus: CPUs of the trial (torch threads).
+        tracking_uri: MLflow store.
+        experiment_id: MLflow experiment.
+        parent_run_id: The invocation's parent run (None: top-level run).
+        fault: Test-only fault injection.
+    """
+
+    trial_id: str
+    trial_dir: str
+    config_file: str
+    evaluations: tuple[EvalTask, ...]
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    cpus: float
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str | None = None
+    fault: Fault | None = None
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What happened to one trial."""
+
+    trial_id: str
+    status: str
+    run_id: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+    start_iter: int = 0
+    end_iter: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-data form."""
+        return asdict(self)
+
+    def write(self, folder: str | Path) -> None:
+        """Store as ``<folder>/outcome.json``."""
+        Path(folder, OUTCOME_FILE).write_text(json.dumps(self.to_json(), indent=2))
+
+    @classmethod
+    def read(cls, folder: str | Path) -> TrialOutcome | None:
+        """The outcome stored in ``folder`` (None if absent)."""
+        path = Path(folder, OUTCOME_FILE)
+        if not path.is_file():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (what the MLflow error tag and reports show)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+class Launcher(Protocol):
+    """Runs trial tasks somewhere and reports every outcome (failures included)."""
+
+    def launch(self, tasks: Sequence[TrialTask]) -> list[TrialOutcome]:
+        """Run ``tasks``; one outcome per task, in the same order."""
+        ...
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "FAILED",
+    "FINISHED",
+    "OUTCOME_FILE",
+    "SKIPPED",
+    "EvalTask",
+    "Fault",
+    "Launcher",
+    "TrialOutcome",
+    "TrialTask",
+    "one_line",
+]

@@ -1,0 +1,290 @@
+"""Driver side of ``sbr run-ablation``: check inputs, prepare trial tasks, launch, summarise.
+
+Every trial's resolved MMEngine config is composed here (the same composition
+``sbr validate`` checks) and dumped into ``<storage>/<trial id>/resolved_config.py``,
+so the trial processes (any node that sees the storage folder) only read files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sbr.metrics import (
+    DEFAULT_EXPERIMENT,
+    TAG_CONFIG,
+    TAG_DATASET,
+    TAG_EVAL,
+    TAG_KIND,
+    TAG_PRESET,
+    TAG_ROWS,
+    TAG_SEED,
+    TAG_SPEC_HASH,
+    TAG_STATUS,
+    TAG_TABLES,
+    TAG_TRIAL,
+)
+from sbr.runners.base import (
+    CONFIG_FILE,
+    FINISHED,
+    OUTCOME_FILE,
+    SKIPPED,
+    EvalTask,
+    Fault,
+    Launcher,
+    TrialOutcome,
+    TrialTask,
+)
+from sbr.specs.expand import Expansion, TrialSpec, canonical_json, content_hash
+
+#: Default storage of work dirs and checkpoints (one folder per trial id).
+DEFAULT_STORAGE = Path("work_dirs/ablations")
+
+
+class PreflightError(RuntimeError):
+    """Bad input found before any trial starts (one-line message)."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Runtime knobs of one ``run-ablation`` invocation.
+
+    Attributes:
+        storage: Folder every node can reach: ``<storage>/<trial id>/`` holds the work dir,
+            checkpoints, the lock and the outcome.
+        tracking_uri: MLflow store (resolved: never None here).
+        experiment: MLflow experiment name.
+        cpus_per_trial: CPUs per trial (torch threads inside the trial).
+        faults: Test-only fault injection per trial id.
+    """
+
+    storage: Path = DEFAULT_STORAGE
+    tracking_uri: str = ""
+    experiment: str = DEFAULT_EXPERIMENT
+    cpus_per_trial: float = 1.0
+    faults: Mapping[str, Fault] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AblationResult:
+    """What one invocation did."""
+
+    parent_run_id: str
+    outcomes: tuple[TrialOutcome, ...]
+
+    @property
+    def failed(self) -> list[TrialOutcome]:
+        """Trials that failed for good."""
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+def users_of(expansion: Expansion) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(trial id -> ``table/row`` served, eval id -> ``table/row`` served), deduplicated."""
+    trials: dict[str, list[str]] = {}
+    evals: dict[str, list[str]] = {}
+    for row in expansion.rows:
+        name = f"{row.table}/{row.row_id}"
+        for store, key in ((trials, row.trial_id), (evals, row.eval_id)):
+            if name not in store.setdefault(key, []):
+                store[key].append(name)
+    return trials, evals
+
+
+def _row_tags(rows: Sequence[str]) -> dict[str, str]:
+    tables = dict.fromkeys(r.split("/", 1)[0] for r in rows)
+    return {TAG_TABLES: ",".join(tables), TAG_ROWS: ",".join(rows)}
+
+
+def check_data(expansion: Expansion) -> None:
+    """Raise :class:`PreflightError` for a missing or broken dataset root."""
+    from sbr.data.check import check_dataset
+
+    for root in dict.fromkeys(t.data_root for t in expansion.trials):
+        if root is None:
+            continue
+        if not Path(root).is_dir():
+            raise PreflightError(f"dataset folder {root} does not exist (see `sbr data synth`)")
+        try:
+            report = check_dataset(Path(root))
+        except ValueError as exc:
+            raise PreflightError(f"dataset {root}: {exc}") from exc
+        if not report.ok:
+            first = next((line for line in report.lines() if line.strip()), "problems found")
+            raise PreflightError(f"dataset {root} fails `sbr data check`: {first.strip()}")
+
+
+def _trial_tags(trial: TrialSpec, rows: Sequence[str]) -> dict[str, str]:
+    from sbr.tracking.mlflow import KIND_TRAINING, environment_tags
+
+    return {
+        **environment_tags(),
+        **_row_tags(rows),
+        TAG_TRIAL: trial.trial_id,
+        TAG_KIND: KIND_TRAINING,
+        TAG_EVAL: f"{trial.trial_id}/final",
+        TAG_PRESET: trial.preset.name,
+        TAG_DATASET: str(Path(trial.data_root).resolve()) if trial.data_root else "config",
+        TAG_CONFIG: trial.config,
+        TAG_SEED: str(trial.seed),
+        TAG_SPEC_HASH: content_hash(trial.identity()),
+    }
+
+
+def _spec_params(trial: TrialSpec) -> dict[str, str]:
+    params = {
+        "sbr.config": trial.config,
+        "sbr.schedule": trial.schedule,
+        "sbr.seed": str(trial.seed),
+        "sbr.data_root": str(trial.data_root),
+    }
+    for override in trial.overrides:
+        params[f"sbr.override.{override.path}"[:250]] = canonical_json(override.value)[:6000]
+    return params
+
+
+def prepare_task(
+    trial: TrialSpec,
+    expansion: Expansion,
+    *,
+    settings: RunSettings,
+    users: tuple[Mapping[str, list[str]], Mapping[str, list[str]]],
+    experiment_id: str,
+    parent_run_id: str | None,
+) -> TrialTask:
+    """Compose and dump the trial's (and its evaluations') configs; build its task."""
+    from sbr.specs.validate import compose_eval_config, compose_trial_config
+    from sbr.tracking.mlflow import KIND_EVALUATION
+
+    trial_dir = (Path(settings.storage) / trial.trial_id).resolve()
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    (trial_dir / OUTCOME_FILE).unlink(missing_ok=True)
+    cfg = compose_trial_config(trial)
+    cfg.dump(str(trial_dir / CONFIG_FILE))
+    trial_rows, eval_rows = users
+    tags = _trial_tags(trial, trial_rows.get(trial.trial_id, []))
+    evaluations = []
+    for evaluation in expansion.evaluations:
+        if evaluation.trial_id != trial.trial_id or not evaluation.overrides:
+            continue
+        folder = trial_dir / "evals" / evaluation.eval_id.split("/", 1)[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        compose_eval_config(cfg, evaluation).dump(str(folder / CONFIG_FILE))
+        eval_tags = {
+            **tags,
+            **_row_tags(eval_rows.get(evaluation.eval_id, [])),
+            TAG_KIND: KIND_EVALUATION,
+            TAG_EVAL: evaluation.eval_id,
+        }
+        evaluations.append(EvalTask(evaluation.eval_id, str(folder / CONFIG_FILE), eval_tags))
+    return TrialTask(
+        trial_id=trial.trial_id,
+        trial_dir=str(trial_dir),
+        config_file=str(trial_dir / CONFIG_FILE),
+        evaluations=tuple(evaluations),
+        tags=tags,
+        params=_spec_params(trial),
+        cpus=settings.cpus_per_trial,
+        tracking_uri=settings.tracking_uri,
+        experiment_id=experiment_id,
+        parent_run_id=parent_run_id,
+        fault=settings.faults.get(trial.trial_id),
+    )
+
+
+def run_expansion(
+    expansion: Expansion,
+    *,
+    settings: RunSettings,
+    launcher: Launcher,
+    sharing: Expansion | None = None,
+) -> AblationResult:
+    """Run every not-yet-finished training of ``expansion``; finished ones are skipped.
+
+    Args:
+        expansion: The trials to run.
+        settings: Storage, tracking and per-trial knobs.
+        launcher: Where trials run (:class:`~sbr.runners.ray_tune.RayTuneLauncher`...).
+        sharing: A wider expansion (every shipped table) whose rows are tagged as users.
+    """
+    from sbr.tracking.mlflow import KIND_ABLATION, KIND_EVALUATION, Tracker, environment_tags
+
+    tracker = Tracker(settings.tracking_uri, settings.experiment)
+    runs = tracker.training_runs()
+    users = users_of(sharing or expansion)
+    tables = dict.fromkeys(r.table for r in expansion.rows)
+    presets = dict.fromkeys(t.preset.name for t in expansion.trials)
+    parent = tracker.start_run(
+        tags={
+            **environment_tags(),
+            TAG_KIND: KIND_ABLATION,
+            TAG_TABLES: ",".join(tables),
+            TAG_PRESET: ",".join(presets),
+        },
+        name=f"ablation {','.join(tables)}",
+    )
+    evaluated = {
+        r.data.tags.get(TAG_EVAL)
+        for r in tracker.search({TAG_KIND: KIND_EVALUATION, TAG_STATUS: FINISHED})
+    }
+    pending = {  # trained trials may still miss evaluation-only variants of other tables
+        e.trial_id for e in expansion.evaluations if e.overrides and e.eval_id not in evaluated
+    }
+    skipped, tasks = [], []
+    for trial in expansion.trials:
+        run = runs.get(trial.trial_id)
+        finished = run is not None and run.data.tags.get(TAG_STATUS) == FINISHED
+        if finished and trial.trial_id not in pending:
+            metrics = dict(run.data.metrics)
+            skipped.append(TrialOutcome(trial.trial_id, SKIPPED, run.info.run_id, metrics))
+            continue
+        tasks.append(
+            prepare_task(
+                trial,
+                expansion,
+                settings=settings,
+                users=users,
+                experiment_id=tracker.experiment_id,
+                parent_run_id=parent,
+            )
+        )
+    try:
+        outcomes = launcher.launch(tasks)
+    except BaseException:
+        tracker.end_run(parent, failed=True)
+        raise
+    tracker.end_run(parent, failed=any(o.status == "failed" for o in outcomes))
+    return AblationResult(parent, tuple(skipped + list(outcomes)))
+
+
+def summary_lines(result: AblationResult) -> list[str]:
+    """One line per trial: status, AP and the error of failed ones."""
+    from sbr.metrics import BBOX_AP, SEGM_AP
+
+    lines = []
+    for o in result.outcomes:
+        aps = " ".join(
+            f"{k.split('/')[-1]}={o.metrics[k]:.3f}" for k in (BBOX_AP, SEGM_AP) if k in o.metrics
+        )
+        line = f"{o.trial_id}  {o.status:<8} {aps}".rstrip()
+        if o.error:
+            line += f"  error: {o.error}"
+        lines.append(line)
+    counts: dict[str, int] = {}
+    for o in result.outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    lines.append(", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to run")
+    return lines
+
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "AblationResult",
+    "PreflightError",
+    "RunSettings",
+    "check_data",
+    "prepare_task",
+    "run_expansion",
+    "summary_lines",
+    "users_of",
+]

@@ -1,0 +1,290 @@
+"""Run ONE trial in the current process: train, evaluate, log to MLflow. Pure of Ray.
+
+Steps: take the trial's lock; stop if MLflow already holds a finished training run of
+the trial; otherwise reuse its unfinished run (or create one under the invocation's
+parent run); train with MMEngine (resuming from ``last_checkpoint`` in the work dir
+when there is one); evaluate (COCO) on the final weights; run the evaluation-only
+variants on the same checkpoint, each as a child run; log artifacts; mark finished.
+On an error the run is tagged failed with the error and the exception propagates
+(launchers retry, and the retry resumes the same run from the checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sbr.metrics import (
+    ARTIFACT_CHECKPOINT_URI,
+    ARTIFACT_CONFIG,
+    ARTIFACT_IOU_DIR,
+    ARTIFACT_LOG_DIR,
+    LOSS_PREFIX,
+    METRIC_IMAGES_PER_S,
+    METRIC_LR,
+    METRIC_PARAMS,
+    METRIC_PEAK_MEMORY_MB,
+    TAG_ERROR,
+    TAG_EVAL,
+    TAG_KIND,
+    TAG_STATUS,
+    TAG_TRIAL,
+)
+from sbr.runners.base import FINISHED, SKIPPED, EvalTask, Fault, TrialOutcome, TrialTask, one_line
+from sbr.runners.lock import TrialLock
+
+#: ``report(metrics)`` forwards progress to the launcher (Ray Tune's ``tune.report``).
+Reporter = Callable[[Mapping[str, Any]], None]
+_FAULT_FILE = ".faults"
+
+
+def _is_finished(run: Any) -> bool:
+    return run.data.tags.get(TAG_STATUS) == FINISHED
+
+
+def _peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _scalar(value: Any) -> float:
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
+def _inject_fault(trial_dir: Path, fault: Fault | None, iteration: int) -> None:
+    if fault is None or iteration != fault.at_iter:
+        return
+    marker = trial_dir / _FAULT_FILE
+    done = int(marker.read_text()) if marker.is_file() else 0
+    if done < fault.times:
+        marker.write_text(str(done + 1))
+        if fault.kill:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise RuntimeError(f"injected fault before iteration {iteration}")
+
+
+def _tracking_hook(
+    *,
+    log: Callable[[dict, int], None],
+    report: Reporter | None,
+    lock: TrialLock | None,
+    interval: int,
+    fault: Fault | None,
+    trial_dir: Path,
+) -> Any:
+    """An MMEngine hook: losses + lr every ``interval`` iterations, timed validation."""
+    from mmengine.hooks import Hook
+
+    class _SBRTrackingHook(Hook):
+        priority = "LOW"
+
+        def __init__(self) -> None:
+            self.val_seconds = 0.0
+            self.val_images = 0
+            self.val_metrics: dict[str, float] = {}
+            self.val_at = -1
+            self.start_iter = 0
+            self._t0 = 0.0
+
+        def before_train(self, runner: Any) -> None:  # after a resume has loaded
+            self.start_iter = runner.iter
+
+        def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+            _inject_fault(trial_dir, fault, runner.iter)
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            step = runner.iter + 1
+            if step % interval and step != runner.max_iters:
+                return
+            values = {f"{LOSS_PREFIX}{k}": _scalar(v) for k, v in (outputs or {}).items()}
+            lr = runner.optim_wrapper.get_lr().get("lr")
+            if lr:
+                values[METRIC_LR] = float(lr[0])
+            log(values, step)
+            if lock is not None:
+                lock.touch()
+            if report is not None:
+                report({"iteration": step, "loss": values.get(f"{LOSS_PREFIX}loss", 0.0)})
+
+        def before_val_epoch(self, runner: Any) -> None:
+            self.val_seconds, self.val_images = 0.0, 0
+
+        def before_val_iter(self, runner, batch_idx, data_batch=None) -> None:
+            self._t0 = time.perf_counter()
+
+        def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            self.val_seconds += time.perf_counter() - self._t0
+            self.val_images += len(outputs or [])
+
+        def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
+            self.val_metrics = {k: float(v) for k, v in (metrics or {}).items()}
+            self.val_at = runner.iter
+
+    return _SBRTrackingHook()
+
+
+def _logger_interval(runner: Any) -> int:
+    logger = runner.cfg.get("default_hooks", {}).get("logger") or {}
+    return int(logger.get("interval", 50))
+
+
+def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None, lock: TrialLock):
+    """Train (resuming) and evaluate; returns (runner, hook, start_iter, metrics)."""
+    import torch
+
+    from sbr.engine.train import build_runner
+
+    torch.set_num_threads(max(1, int(task.cpus)))
+    work_dir = Path(task.trial_dir) / "work"
+    resume = (work_dir / "last_checkpoint").is_file()
+    runner = build_runner(task.config_file, work_dir=work_dir, resume=resume)
+    hook = _tracking_hook(
+        log=lambda values, step: tracker.log_metrics(run_id, values, step),
+        report=report,
+        lock=lock,
+        interval=_logger_interval(runner),
+        fault=task.fault,
+        trial_dir=Path(task.trial_dir),
+    )
+    runner.register_hook(hook)
+    runner.train()
+    start_iter = hook.start_iter
+    if hook.val_at != runner.iter or not hook.val_metrics:
+        runner.val()
+    return runner, hook, start_iter, dict(hook.val_metrics)
+
+
+def _evaluate_variant(
+    evaluation: EvalTask, checkpoint: str, task: TrialTask, tracker: Any, parent: str
+) -> dict[str, float]:
+    """One evaluation-only variant, as a child run of the training run."""
+    from sbr.engine.train import build_runner
+
+    runs = tracker.search({TAG_EVAL: evaluation.eval_id, TAG_KIND: "evaluation"})
+    if runs and _is_finished(runs[0]):
+        return dict(runs[0].data.metrics)
+    tags = {**evaluation.tags, TAG_STATUS: "running"}
+    run_id = runs[0].info.run_id if runs else None
+    run_id = tracker.start_run(tags=tags, parent=parent, name=evaluation.eval_id, run_id=run_id)
+    work_dir = Path(evaluation.config_file).parent / "work"
+    try:
+        runner = build_runner(
+            evaluation.config_file, work_dir=work_dir, options={"load_from": checkpoint}
+        )
+        timer = _tracking_hook(
+            log=lambda values, step: None, report=None, lock=None, interval=1,
+            fault=None, trial_dir=work_dir,
+        )  # fmt: skip
+        runner.register_hook(timer)
+        metrics = {k: float(v) for k, v in runner.val().items()}
+    except BaseException as exc:
+        tracker.set_tags(run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]})
+        tracker.end_run(run_id, failed=True)
+        raise
+    speed = {METRIC_IMAGES_PER_S: timer.val_images / timer.val_seconds} if timer.val_seconds else {}
+    tracker.log_metrics(run_id, {**metrics, **speed}, step=0)
+    tracker.log_artifact(run_id, evaluation.config_file, str(Path(ARTIFACT_CONFIG).parent))
+    tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
+    tracker.end_run(run_id)
+    return metrics
+
+
+def _log_results(task: TrialTask, tracker: Any, run_id: str, runner: Any, hook: Any) -> str:
+    """Final metrics and artifacts of the training run; returns the checkpoint path."""
+    params = sum(p.numel() for p in runner.model.parameters() if p.requires_grad)
+    final = dict(hook.val_metrics)
+    final[METRIC_PARAMS] = params
+    final[METRIC_PEAK_MEMORY_MB] = _peak_memory_mb()
+    if hook.val_seconds > 0:
+        final[METRIC_IMAGES_PER_S] = hook.val_images / hook.val_seconds
+    tracker.log_metrics(run_id, final, step=runner.iter)
+    work_dir = Path(runner.work_dir)
+    checkpoint = (work_dir / "last_checkpoint").read_text().strip()
+    tracker.log_artifact(run_id, task.config_file, str(Path(ARTIFACT_CONFIG).parent))
+    for log_file in sorted(work_dir.glob("*/*.log")):
+        tracker.log_artifact(run_id, log_file, ARTIFACT_LOG_DIR)
+    tracker.log_artifact(run_id, work_dir / "iou_histograms", ARTIFACT_IOU_DIR)
+    tracker.log_text(run_id, Path(checkpoint).resolve().as_uri() + "\n", ARTIFACT_CHECKPOINT_URI)
+    return checkpoint
+
+
+def _open_run(task: TrialTask, tracker: Any) -> tuple[str | None, Any]:
+    """(id of the run to reuse or None, the finished run if the trial is done)."""
+    runs = tracker.search({TAG_TRIAL: task.trial_id, TAG_KIND: "training"})
+    done = next((r for r in runs if _is_finished(r)), None)
+    return (runs[0].info.run_id if runs else None), done
+
+
+def run_trial(task: TrialTask, *, report: Reporter | None = None) -> TrialOutcome:
+    """Run one trial to the end (see the module docstring); raises on failure.
+
+    Args:
+        task: The trial.
+        report: Progress callback (iteration, loss; then AP at the end).
+
+    Returns:
+        Its outcome (``skipped`` when a finished run already exists), also written to
+        ``<trial_dir>/outcome.json``.
+    """
+    from sbr.tracking.mlflow import Tracker
+
+    trial_dir = Path(task.trial_dir)
+    with TrialLock(trial_dir / ".lock") as lock:
+        tracker = Tracker(task.tracking_uri, experiment_id=task.experiment_id)
+        reuse, done = _open_run(task, tracker)
+        if done is not None:  # trained: only evaluation-only variants may be missing
+            checkpoint = (trial_dir / "work" / "last_checkpoint").read_text().strip()
+            for evaluation in task.evaluations:
+                _evaluate_variant(evaluation, checkpoint, task, tracker, done.info.run_id)
+            outcome = TrialOutcome(
+                task.trial_id, SKIPPED, done.info.run_id, dict(done.data.metrics)
+            )
+            outcome.write(trial_dir)
+            return outcome
+        tags = {**task.tags, TAG_STATUS: "running"}
+        run_id = tracker.start_run(
+            tags=tags, parent=task.parent_run_id, name=task.trial_id, run_id=reuse
+        )
+        try:
+            outcome = _train_and_log(task, tracker, run_id, report, lock, new_run=reuse is None)
+        except BaseException as exc:
+            tracker.set_tags(run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]})
+            tracker.end_run(run_id, failed=True)
+            raise
+    outcome.write(trial_dir)
+    return outcome
+
+
+def _train_and_log(task, tracker, run_id, report, lock, *, new_run: bool) -> TrialOutcome:
+    from mmengine.config import Config
+
+    from sbr.tracking.mlflow import flatten
+
+    if new_run:  # a reused run has them already (MLflow refuses to change a parameter)
+        cfg = Config.fromfile(task.config_file)
+        tracker.log_params(run_id, {**flatten(cfg.to_dict()), **task.params})
+    runner, hook, start_iter, metrics = _train(task, tracker, run_id, report, lock)
+    checkpoint = _log_results(task, tracker, run_id, runner, hook)
+    for evaluation in task.evaluations:
+        _evaluate_variant(evaluation, checkpoint, task, tracker, run_id)
+    tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
+    tracker.end_run(run_id)
+    if report is not None:
+        report({"iteration": runner.iter, **{k.split("/")[-1]: v for k, v in metrics.items()}})
+    (Path(task.trial_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return TrialOutcome(
+        task.trial_id, FINISHED, run_id, metrics, None, start_iter, int(runner.iter)
+    )
+
+
+__all__ = ["Reporter", "run_trial"]

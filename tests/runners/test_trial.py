@@ -1,0 +1,177 @@
+"""One ablation run in-process (LocalLauncher) against a real sqlite MLflow store.
+
+Three rows: a training that is interrupted by a fault after its first checkpoint and
+resumed by the retry, an evaluation-only variant of the same training, and a row whose
+training fails for good. The module trains once; each test checks one promise.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tiny_trials import BROKEN_ROW, GOOD_ROW, VARIANT_ROW, tiny_expansion
+
+from sbr import metrics as M
+from sbr.runners.base import Fault
+from sbr.runners.execute import AblationResult, RunSettings, run_expansion
+from sbr.runners.local import LocalLauncher
+from sbr.specs.expand import Expansion
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Lab:
+    expansion: Expansion
+    settings: RunSettings
+    result: AblationResult
+    tracker: Any
+
+    def outcome(self, row: int):
+        trial = self.expansion.rows[row].trial_id
+        return next(o for o in self.result.outcomes if o.trial_id == trial)
+
+    def runs(self, row: int, kind: str = "training") -> list:
+        return self.tracker.search(
+            {M.TAG_TRIAL: self.expansion.rows[row].trial_id, M.TAG_KIND: kind}
+        )
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    from sbr.data.synth import synthesize
+    from sbr.tracking.mlflow import Tracker, default_tracking_uri
+
+    root = tmp_path_factory.mktemp("lab")
+    synthesize(root / "data", seed=0, images=8, val_images=4)
+    expansion = tiny_expansion(root / "spec", root / "data", GOOD_ROW, VARIANT_ROW, BROKEN_ROW)
+    settings = RunSettings(
+        storage=root / "store",
+        tracking_uri=default_tracking_uri(root),
+        faults={expansion.rows[0].trial_id: Fault(at_iter=1)},
+    )
+    result = run_expansion(expansion, settings=settings, launcher=LocalLauncher(max_retries=1))
+    return Lab(expansion, settings, result, Tracker(settings.tracking_uri))
+
+
+def test_rows_sharing_a_training_train_it_once(lab: Lab) -> None:
+    assert lab.expansion.rows[0].trial_id == lab.expansion.rows[1].trial_id
+    assert len(lab.result.outcomes) == 2
+    assert [o.status for o in lab.result.outcomes] == ["finished", "failed"]
+
+
+def test_finished_trial_has_one_run_with_metrics_tags_and_params(lab: Lab) -> None:
+    (run,) = lab.runs(0)
+    tags, metrics = run.data.tags, run.data.metrics
+    assert run.info.status == "FINISHED" and tags[M.TAG_STATUS] == "finished"
+    assert tags["mlflow.parentRunId"] == lab.result.parent_run_id
+    assert tags[M.TAG_ROWS] == "tiny/good,tiny/variant" and tags[M.TAG_TABLES] == "tiny"
+    assert tags[M.TAG_PRESET] == "tiny" and tags[M.TAG_EVAL].endswith("/final")
+    assert tags[M.TAG_VERSIONS["mmdet"]] == "3.3.0" and tags[M.TAG_GIT_COMMIT]
+    for iou in M.IOU_TYPES:
+        for stat in M.COCO_STATS:
+            assert M.coco_key(iou, stat) in metrics
+    assert metrics[M.METRIC_PARAMS] > 1_000_000
+    assert metrics[M.METRIC_IMAGES_PER_S] > 0 and metrics[M.METRIC_PEAK_MEMORY_MB] > 100
+    assert metrics[M.METRIC_LR] == pytest.approx(0.002)
+    assert run.data.params["model.backbone.depth"] == "18"
+    assert run.data.params["sbr.override.default_hooks.checkpoint.interval"] == "1"
+
+
+def test_training_run_artifacts(lab: Lab) -> None:
+    (run,) = lab.runs(0)
+    client = lab.tracker.client
+    listed = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config", "logs", M.ARTIFACT_CHECKPOINT_URI} <= listed
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "config")] == [M.ARTIFACT_CONFIG]
+    local = client.download_artifacts(run.info.run_id, M.ARTIFACT_CHECKPOINT_URI)
+    checkpoint = Path(Path(local).read_text().strip().removeprefix("file://"))
+    assert checkpoint.name == "iter_2.pth" and checkpoint.is_file()
+
+
+def test_interrupted_training_resumes_in_the_same_run_without_metric_gaps(lab: Lab) -> None:
+    outcome = lab.outcome(0)
+    assert (outcome.start_iter, outcome.end_iter) == (1, 2)
+    (run,) = lab.runs(0)
+    for key in (f"{M.LOSS_PREFIX}loss", M.METRIC_LR):
+        assert [step for step, _ in lab.tracker.metric_history(run.info.run_id, key)] == [1, 2]
+
+
+def test_evaluation_only_variant_is_a_child_run_of_the_training(lab: Lab) -> None:
+    (training,) = lab.runs(0)
+    (evaluation,) = lab.runs(1, kind="evaluation")
+    tags = evaluation.data.tags
+    assert tags["mlflow.parentRunId"] == training.info.run_id
+    assert tags[M.TAG_EVAL] == lab.expansion.rows[1].eval_id != training.data.tags[M.TAG_EVAL]
+    assert tags[M.TAG_ROWS] == "tiny/variant" and tags[M.TAG_STATUS] == "finished"
+    assert M.BBOX_AP in evaluation.data.metrics and M.SEGM_AP in evaluation.data.metrics
+    assert evaluation.data.metrics[M.METRIC_IMAGES_PER_S] > 0
+
+
+def test_failing_trial_is_reported_with_its_error_in_one_run(lab: Lab) -> None:
+    outcome = lab.outcome(2)
+    assert outcome.status == "failed" and "missing.json" in outcome.error
+    (run,) = lab.runs(2)  # retried once, in the same run
+    assert run.info.status == "FAILED" and run.data.tags[M.TAG_STATUS] == "failed"
+    assert "missing.json" in run.data.tags[M.TAG_ERROR]
+    parent = lab.tracker.client.get_run(lab.result.parent_run_id)
+    assert parent.data.tags[M.TAG_KIND] == "ablation" and parent.info.status == "FAILED"
+
+
+def test_rerun_skips_finished_trials_and_creates_no_run(lab: Lab) -> None:
+    again = run_expansion(lab.expansion, settings=lab.settings, launcher=LocalLauncher())
+    assert [o.status for o in again.outcomes] == ["skipped", "failed"]
+    assert again.outcomes[0].metrics[M.BBOX_AP] == lab.outcome(0).metrics[M.BBOX_AP]
+    assert len(lab.runs(0)) == 1 and len(lab.runs(1, kind="evaluation")) == 1
+    assert len(lab.runs(2)) == 1
+
+
+def test_trial_locked_by_another_process_waits_for_it_then_skips(lab: Lab) -> None:
+    from sbr.runners.execute import prepare_task, users_of
+    from sbr.runners.trial import run_trial
+
+    trial = lab.expansion.trials[0]
+    task = prepare_task(
+        trial,
+        lab.expansion,
+        settings=lab.settings,
+        users=users_of(lab.expansion),
+        experiment_id=lab.tracker.experiment_id,
+        parent_run_id=None,
+    )
+    lock = Path(task.trial_dir) / ".lock"
+    script = (
+        "import sys, time; from sbr.runners.lock import TrialLock\n"
+        "with TrialLock(sys.argv[1]):\n    print('held', flush=True); time.sleep(3)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "held"
+    outcome = run_trial(task)
+    assert holder.poll() == 0  # the other owner was done before this trial went on
+    assert outcome.status == "skipped" and not lock.exists()
+    assert len(lab.runs(0)) == 1
+
+
+def test_new_evaluation_variant_of_a_finished_training_runs_without_retraining(
+    lab: Lab, tmp_path: Path
+) -> None:
+    from tiny_trials import tiny_expansion
+
+    other = VARIANT_ROW.replace("id: variant", "id: five").replace(
+        "max_per_img: 10", "max_per_img: 5"
+    )
+    data = Path(lab.expansion.trials[0].data_root)
+    wider = tiny_expansion(tmp_path, data, GOOD_ROW, other)
+    assert wider.trials[0].trial_id == lab.expansion.trials[0].trial_id
+    again = run_expansion(wider, settings=lab.settings, launcher=LocalLauncher())
+    assert [o.status for o in again.outcomes] == ["skipped"]
+    assert len(lab.runs(0)) == 1  # not retrained
+    evaluations = {r.data.tags[M.TAG_EVAL] for r in lab.runs(0, kind="evaluation")}
+    assert evaluations == {lab.expansion.rows[1].eval_id, wider.rows[1].eval_id}
