@@ -5,3 +5,8 @@
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
 custom_imports = dict(imports=['sbr.models'], allow_failed_imports=False)
 default_scope = 'mmdet'
+
+# Record the IoU of the training RoIs with their best ground truth (paper Fig. 3a):
+# the same assignments as MaxIoUAssigner, plus a histogram written by the hook.
+model = dict(train_cfg=dict(rcnn=dict(assigner=dict(type='SBRRecordingMaxIoUAssigner'))))
+custom_hooks = [dict(type='SBRIoUHistogramHook')]

@@ -25,4 +25,12 @@ model = dict(
             dict(_base_.model.roi_head.mask_head[1], type='R3MaskHead')
         ]),
     train_cfg=dict(
-        rcnn=dict(_base_.model.train_cfg.rcnn[0], _delete_=True)))
+        rcnn=dict(
+            _base_.model.train_cfg.rcnn[0],
+            _delete_=True,
+            # MaxIoUAssigner that also histograms the IoU of every candidate RoI per
+            # loop and pass (paper Fig. 3); same assignments, negligible cost.
+            assigner=dict(
+                _base_.model.train_cfg.rcnn[0].assigner, type='SBRRecordingMaxIoUAssigner'))))
+# Writes the recorded histograms to <work_dir>/iou_histograms/ (Fig. 3).
+custom_hooks = [dict(type='SBRIoUHistogramHook')]
