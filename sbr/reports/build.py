@@ -175,7 +175,7 @@ def build_report(
     tracking_uri: str | None = None,
     tidy: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write the named tables (``table2``...) and ``fig3``, then the index.
+    """Write the named tables (``table2``...) and Fig. 3 (always refreshed), then the index.
 
     Args:
         targets: Table names and/or ``fig3``; ``all`` = every table and Fig. 3.
@@ -188,6 +188,10 @@ def build_report(
     from sbr.tracking.runs import collect
 
     names = [*TABLE_NAMES, "fig3"] if "all" in targets else list(dict.fromkeys(targets))
+    if "fig3" not in names:
+        # Fig. 3 draws from whichever runs recorded IoU histograms (R3-CNN and Mask R-CNN
+        # rows of Tables 2-4): refresh it with every table, skipped when there are none.
+        names.append("fig3")
     unknown = [n for n in names if n not in (*TABLE_NAMES, "fig3")]
     if unknown:
         raise ValueError(f"unknown report target(s) {unknown}; expected all, fig3, table2..table11")

@@ -193,3 +193,14 @@ def test_every_table_compiles_with_pdflatex(built, tmp_path):
     assert (tmp_path / "all.pdf").stat().st_size > 1000
     log = (tmp_path / "all.log").read_text(errors="replace")
     assert "Undefined control sequence" not in log and "Missing" not in log
+
+
+def test_a_single_table_report_also_refreshes_fig3(store, tmp_path):
+    """`sbr report table3` after a run: table, CSV, Fig. 3 and the index (issue acceptance)."""
+    uri, ids = store
+    out = tmp_path / "reports"
+    _invoke("table3", "--tracking-uri", uri, "--out", str(out))
+    assert (out / "tables" / "table3.tex").is_file() and (out / "tables" / "table3.csv").is_file()
+    meta = json.loads((out / "figures" / "fig3.json").read_text())
+    assert ids["b0s0"] in meta["mlflow_runs"]
+    assert '<img src="figures/fig3.png"' in (out / "index.html").read_text()
