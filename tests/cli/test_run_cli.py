@@ -83,12 +83,29 @@ def test_run_ablation_on_ray_then_status_then_rerun_skips(lab: dict[str, Path]) 
     (row,) = json.loads(shown.stdout)
     assert row["status"] == "finished" and row["bbox_mAP"] is not None
 
+    _report_from_the_store_of_this_run(lab, row["bbox_mAP"])
+
     plan = runner.invoke(run_ablation, _args(lab, "--dry-run", "--json", "--no-calibrate"))
     assert json.loads(plan.stdout)["rows"][0]["status"] == "finished"
 
     again = runner.invoke(run_ablation, _args(lab), catch_exceptions=False)
     assert again.exit_code == 0, again.output
     assert "1 skipped" in again.stdout
+
+
+def _report_from_the_store_of_this_run(lab: dict[str, Path], bbox_map: float) -> None:
+    """The report layer reads what the tracking layer wrote (names shared via sbr.metrics)."""
+    from sbr.reports.aggregate import summarize
+    from sbr.reports.latex import table
+    from sbr.reports.tables import load_layout
+    from sbr.tracking.runs import collect
+
+    layout = load_layout(lab["spec"])
+    summary = summarize(collect(f"sqlite:///{lab['root']}/mlflow.db"), layout)
+    tex = table(summary, layout, provenance={"command": "test"})
+    row1 = next(line for line in tex.splitlines() if line.startswith("Mask &"))
+    assert f"{100 * bbox_map:.1f}" in row1 and "{\\scriptsize(1.0," in row1, row1
+    assert "--\\textsuperscript" not in row1  # a reproduced value, not a dash
 
 
 def _broken_copy(lab: dict[str, Path]) -> Path:
