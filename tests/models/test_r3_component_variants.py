@@ -12,9 +12,8 @@ from mmengine.registry import DefaultScope
 from tiny_r3 import (
     CHANNELS,
     IMG_SIZE,
-    NUM_CLASSES,
-    STDS_A,
     STRIDES,
+    bbox_head_cfg,
     build_head,
     make_batch,
     r3_head_cfg,
@@ -29,22 +28,15 @@ def mmdet_scope():
 
 
 def fcc_head(fcc_type: str, *, post_reduce: bool = True, nl_before=False, nl_after=False):
+    """The tiny FC head of tiny_r3 with its two FCs replaced by sbr's L2C convolutions."""
     return dict(
+        bbox_head_cfg(),
         type="SBRFCCBBoxHead",
         fcc_type=fcc_type,
         post_reduce=post_reduce,
         nl_before=nl_before,
         nl_after=nl_after,
         l2c_channels=(8, 4),
-        in_channels=CHANNELS,
-        roi_feat_size=7,
-        num_classes=NUM_CLASSES,
-        bbox_coder=dict(
-            type="DeltaXYWHBBoxCoder", target_means=(0.0, 0.0, 0.0, 0.0), target_stds=STDS_A
-        ),
-        reg_class_agnostic=True,
-        loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0),
     )
 
 
