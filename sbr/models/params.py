@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sbr.engine.config import CONFIG_ROOT, resolve_config_path
+
 if TYPE_CHECKING:
     from mmengine.config import Config
     from torch import nn
 
-CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 #: Config folders that are not model configs of the library (dataset bases, the smoke test).
 NON_LIBRARY_DIRS = ("_base_", "smoke")
 
@@ -353,19 +354,6 @@ def count_trainable(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def config_path(config: str | Path) -> Path:
-    """Resolve a config given as a path or relative to ``sbr/configs``.
-
-    Raises:
-        FileNotFoundError: If neither exists.
-    """
-    path = Path(config)
-    for candidate in (path, CONFIG_ROOT / path):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise FileNotFoundError(f"config {str(config)!r} is neither a file nor in {CONFIG_ROOT}")
-
-
 def shipped_config_files() -> list[str]:
     """Every model config file under ``sbr/configs`` (relative paths, sorted)."""
     return sorted(
@@ -404,7 +392,7 @@ def load_model_config(config: str | Path, options: Mapping[str, Any] | None = No
     """
     from mmengine.config import Config
 
-    cfg = Config.fromfile(str(config_path(config)))
+    cfg = Config.fromfile(str(resolve_config_path(config)))
     if options:
         cfg.merge_from_dict(dict(options))
     return cfg
@@ -452,7 +440,7 @@ def summarize_config(config: str | Path) -> ModelSummary:
     Cached per resolved config file, so a process that reports many configs (or a
     test session) builds each one once.
     """
-    return _summarize(str(config_path(config)))
+    return _summarize(str(resolve_config_path(config)))
 
 
 @functools.cache
@@ -491,7 +479,7 @@ def params_report(configs: Iterable[str] | None = None) -> list[dict[str, Any]]:
     names = [entry.config for entry in SHIPPED_MODELS] if configs is None else list(configs)
     report = []
     for name in names:
-        path = config_path(name)
+        path = resolve_config_path(name)
         relative = _relative_to_root(path)
         entry = shipped_model(relative) if relative else None
         trainable = summarize_config(path).trainable
