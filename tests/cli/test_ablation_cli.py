@@ -24,7 +24,9 @@ TABLE2_PARAMS = [44_170_992, 44_170_992, 77_230_846, 43_912_884, 60_604_761]
 @pytest.fixture
 def runner(tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
     cache = tmp_path_factory.mktemp("param-cache")
-    return CliRunner(env={"SBR_CACHE_DIR": str(cache)})
+    # A store of our own that does not exist: a ./mlflow.db left by `make demo` must not leak in.
+    store = f"sqlite:///{cache / 'no-store.db'}"
+    return CliRunner(env={"SBR_CACHE_DIR": str(cache), "MLFLOW_TRACKING_URI": store})
 
 
 def test_table2_dry_run_json_lists_paper_rows_with_exact_params(runner: CliRunner) -> None:
