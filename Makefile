@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml constraints.txt scripts/setup_env.sh
 	bash scripts/setup_env.sh
 
-# pdflatex + booktabs (reports) and shellcheck (cluster scripts); a no-op when present.
+# pdflatex + booktabs (reports), shellcheck (cluster scripts), chromium + chromium-driver
+# (browser test of `sbr ui`); a no-op when present.
 system-deps:
 	bash scripts/install_system_deps.sh
 

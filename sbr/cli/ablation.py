@@ -297,12 +297,19 @@ def _execute(
     from sbr.runners.execute import RunSettings, run_expansion, summary_lines
     from sbr.runners.local import LocalLauncher
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher, RayUnavailable
+    from sbr.specs.schema import trial_workers
     from sbr.tracking.mlflow import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     _preflight(expansion, address=address, uri=uri)
     cpus = float(resources.get("cpus", 1))
-    settings = RunSettings(storage=storage, tracking_uri=uri, cpus_per_trial=cpus)
+    workers = trial_workers(resources)
+    if in_process and workers > 1:
+        click.echo(f"note: --local trains each trial in one process, not {workers} workers")
+        workers = 1
+    settings = RunSettings(
+        storage=storage, tracking_uri=uri, cpus_per_trial=cpus, workers_per_trial=workers
+    )
     if in_process:
         launcher = LocalLauncher(max_retries=max_retries)
     else:
@@ -312,6 +319,7 @@ def _execute(
                 num_cpus=num_cpus,
                 cpus_per_trial=cpus,
                 gpus_per_trial=float(resources.get("gpus", 0)),
+                workers_per_trial=workers,
                 max_retries=max_retries,
                 storage=str(storage / "_ray"),
                 worker_logs=worker_logs,

@@ -55,6 +55,32 @@ def _isolate_visualizer(cfg: Any) -> None:
         cfg.visualizer["name"] = f"sbr-visualizer-{uuid.uuid4().hex[:12]}"
 
 
+def _data_parallel(cfg: Any) -> None:
+    """Make ``cfg`` train and evaluate data-parallel in an initialised process group.
+
+    MMEngine skips its own ``init_dist`` when a default process group exists (Ray Train
+    creates it), so only three things change: the ``pytorch`` launcher; the DDP
+    wrapper's ``device_ids`` (this process' CUDA device, or None for CPU processes,
+    which DDP requires with gloo); and the evaluators gather results through the
+    process group (``collect_device='gpu'``, an all-gather that works on gloo too)
+    instead of a temporary folder that ranks on different nodes would not share.
+    """
+    import torch
+
+    cfg.launcher = "pytorch"
+    wrapper = dict(cfg.get("model_wrapper_cfg") or {})
+    wrapper.setdefault("type", "MMDistributedDataParallel")
+    wrapper.setdefault("broadcast_buffers", False)
+    wrapper.setdefault("find_unused_parameters", cfg.get("find_unused_parameters", False))
+    wrapper["device_ids"] = [torch.cuda.current_device()] if torch.cuda.is_available() else None
+    cfg.model_wrapper_cfg = wrapper
+    for key in ("val_evaluator", "test_evaluator"):
+        evaluators = cfg.get(key)
+        for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
+            if isinstance(evaluator, dict):
+                evaluator["collect_device"] = "gpu"
+
+
 def build_runner(
     config: str | Path,
     *,
@@ -62,6 +88,7 @@ def build_runner(
     resume: bool | str = False,
     data_root: str | Path | None = None,
     options: dict[str, Any] | None = None,
+    launcher: str = "none",
 ) -> Any:
     """Build an MMEngine Runner for ``config`` with sbr's modules registered.
 
@@ -72,6 +99,8 @@ def build_runner(
             ``work_dir``; a path resumes from that checkpoint.
         data_root: Dataset root replacing the config's (COCO layout).
         options: Dotted overrides merged into the config.
+        launcher: ``"none"`` (one process) or ``"pytorch"``: one of several data-parallel
+            processes of an already initialised ``torch.distributed`` process group.
     """
     from mmdet.utils import register_all_modules
     from mmengine.runner import Runner
@@ -86,6 +115,8 @@ def build_runner(
         set_data_root(cfg, data_root)
     cfg.work_dir = str(work_dir or Path("work_dirs") / resolve_config_path(config).stem)
     _isolate_visualizer(cfg)
+    if launcher != "none":
+        _data_parallel(cfg)
     if resume in (True, "auto"):
         cfg.resume, cfg.load_from = True, None
     elif resume:

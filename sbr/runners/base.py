@@ -52,11 +52,12 @@ class TrialTask:
         evaluations: Evaluation-only variants run on the final checkpoint.
         tags: Tags of the training run (tables, rows, preset, dataset, versions...).
         params: Spec fields logged as run parameters besides the flattened config.
-        cpus: CPUs of the trial (torch threads).
+        cpus: CPUs of the trial (all its processes; torch threads = cpus / workers).
         tracking_uri: MLflow store.
         experiment_id: MLflow experiment.
         parent_run_id: The invocation's parent run (None: top-level run).
         fault: Test-only fault injection.
+        workers: Data-parallel training processes (1: train in the trial's own process).
     """
 
     trial_id: str
@@ -70,6 +71,31 @@ class TrialTask:
     experiment_id: str
     parent_run_id: str | None = None
     fault: Fault | None = None
+    workers: int = 1
+
+    @property
+    def threads(self) -> int:
+        """torch threads of each training process."""
+        return max(1, int(self.cpus / max(1, self.workers)))
+
+
+@dataclass(frozen=True)
+class TrialWork:
+    """What the trial's training process(es) do once the driver side has opened its run.
+
+    Attributes:
+        task: The trial.
+        run_id: Its MLflow training run (new, reused after an interruption, or finished).
+        new_run: The run was just created (its parameters are not logged yet).
+        trained: The training finished earlier: only evaluation-only variants may be missing.
+        metrics: The finished run's metrics (when ``trained``).
+    """
+
+    task: TrialTask
+    run_id: str
+    new_run: bool = True
+    trained: bool = False
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,14 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+class Executor(Protocol):
+    """Runs a :class:`TrialWork` (in this process, or data-parallel on several workers)."""
+
+    def __call__(self, work: TrialWork, report: Any | None) -> TrialOutcome:
+        """Train/evaluate and return the outcome; raises when the work fails."""
+        ...
+
+
 class Launcher(Protocol):
     """Runs trial tasks somewhere and reports every outcome (failures included)."""
 
@@ -122,9 +156,11 @@ __all__ = [
     "OUTCOME_FILE",
     "SKIPPED",
     "EvalTask",
+    "Executor",
     "Fault",
     "Launcher",
     "TrialOutcome",
     "TrialTask",
+    "TrialWork",
     "one_line",
 ]

@@ -55,7 +55,8 @@ class RunSettings:
             checkpoints, the lock and the outcome.
         tracking_uri: MLflow store (resolved: never None here).
         experiment: MLflow experiment name.
-        cpus_per_trial: CPUs per trial (torch threads inside the trial).
+        cpus_per_trial: CPUs per trial (torch threads inside the trial, over its workers).
+        workers_per_trial: Data-parallel training processes per trial.
         faults: Test-only fault injection per trial id.
     """
 
@@ -63,6 +64,7 @@ class RunSettings:
     tracking_uri: str = ""
     experiment: str = DEFAULT_EXPERIMENT
     cpus_per_trial: float = 1.0
+    workers_per_trial: int = 1
     faults: Mapping[str, Fault] = field(default_factory=dict)
 
 
@@ -185,6 +187,7 @@ def prepare_task(
         tags=tags,
         params=_spec_params(trial),
         cpus=settings.cpus_per_trial,
+        workers=settings.workers_per_trial,
         tracking_uri=settings.tracking_uri,
         experiment_id=experiment_id,
         parent_run_id=parent_run_id,

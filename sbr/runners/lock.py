@@ -3,15 +3,18 @@
 The lock is a file created with ``O_CREAT | O_EXCL`` (atomic on local and NFS v3+
 file systems) holding the owner's pid and host. A lock is *stale* when its owner is a
 dead process on this host, or when it has not been touched for ``stale_after_s``
-(the owner touches it at every logged iteration), and is then broken.
+(the owner's heartbeat touches it every minute), and is then broken.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -101,6 +104,28 @@ class TrialLock:
         """Refresh the lock's age (a heartbeat)."""
         if self.held:
             os.utime(self.path)
+
+    @contextlib.contextmanager
+    def heartbeat(self, interval_s: float = 60.0) -> Iterator[None]:
+        """Touch the lock every ``interval_s`` from a background thread while inside.
+
+        The owner may spend hours in a training it does not run itself (data-parallel
+        workers elsewhere); the heartbeat keeps the lock from looking stale meanwhile.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(interval_s):
+                with contextlib.suppress(OSError):
+                    self.touch()
+
+        thread = threading.Thread(target=beat, name="sbr-lock-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def release(self) -> None:
         """Remove the lock if this process owns it."""

@@ -2,8 +2,15 @@
 
 sbr owns the grid: ``param_space = {"trial": grid_search([<trial ids>])}`` and the
 trainable looks its :class:`~sbr.runners.base.TrialTask` up by id. Resources per trial
-come from the preset (``tune.with_resources``); a failing trial is restarted up to
-``max_retries`` times (``FailureConfig``) and resumes from its MMEngine checkpoint.
+come from the preset; a failing trial is restarted up to ``max_retries`` times
+(``FailureConfig``) and resumes from its MMEngine checkpoint.
+
+A trial with one worker trains inside its Tune trial process (``tune.with_resources``
+reserves its CPUs/GPUs). A trial with ``workers > 1`` trains data-parallel: its Tune
+trial only holds the MLflow run and the lock, and starts a Ray Train ``TorchTrainer``
+whose workers (one GPU each, or CPUs with gloo) Ray places anywhere in the cluster,
+e.g. 8 workers on two 4-GPU nodes. Their progress reaches the Tune table through
+``TuneReportCallback``.
 """
 
 from __future__ import annotations
@@ -13,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sbr.runners.base import FAILED, TrialOutcome, TrialTask
+from sbr.runners.base import FAILED, TrialOutcome, TrialTask, TrialWork
 
 #: File in a trial's folder naming the Ray node that ran it last.
 NODE_FILE = "ray_node.txt"
+#: The same for each data-parallel rank (``rank`` filled in).
+RANK_NODE_FILE = "ray_node.rank{rank}.txt"
 
 
 class RayUnavailable(RuntimeError):
@@ -31,8 +40,10 @@ class RaySettings:
         address: Cluster to join (``ray://``, ``HOST:PORT`` or ``auto``); None starts a
             local Ray for this invocation.
         num_cpus: CPUs of the local Ray (None: all of this machine's).
-        cpus_per_trial: CPUs each trial reserves (and its torch threads).
-        gpus_per_trial: GPUs each trial reserves.
+        cpus_per_trial: CPUs each trial reserves (all its workers together).
+        gpus_per_trial: GPUs each trial reserves (all its workers together).
+        workers_per_trial: Data-parallel training processes of a trial; each takes
+            ``cpus_per_trial / workers`` CPUs and ``gpus_per_trial / workers`` GPUs.
         max_retries: Restarts of a failing trial before it is reported failed.
         storage: Folder of Ray's own experiment state (results, errors).
         name: Ray experiment name.
@@ -45,6 +56,7 @@ class RaySettings:
     num_cpus: int | None = None
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
+    workers_per_trial: int = 1
     max_retries: int = 0
     storage: str = "work_dirs/ablations/_ray"
     name: str = "sbr-ablation"
@@ -52,7 +64,9 @@ class RaySettings:
     worker_logs: bool = False
 
 
-def sbr_trial(config: Mapping[str, Any], tasks: Mapping[str, TrialTask]) -> None:
+def sbr_trial(
+    config: Mapping[str, Any], tasks: Mapping[str, TrialTask], settings: RaySettings
+) -> None:
     """The Tune trainable: runs the task of ``config["trial"]`` and reports progress."""
     import ray
     from ray import tune
@@ -62,7 +76,82 @@ def sbr_trial(config: Mapping[str, Any], tasks: Mapping[str, TrialTask]) -> None
     task = tasks[config["trial"]]
     node = ray.get_runtime_context().get_node_id()
     Path(task.trial_dir, NODE_FILE).write_text(node + "\n", encoding="utf-8")
-    run_trial(task, report=lambda metrics: tune.report(dict(metrics)))
+    executor = DataParallelExecutor(settings) if task.workers > 1 else None
+    run_trial(task, report=lambda metrics: tune.report(dict(metrics)), executor=executor)
+
+
+def _data_parallel_worker(config: Mapping[str, Any]) -> None:
+    """Ray Train's per-worker loop: one rank of a data-parallel trial."""
+    import ray.train
+    import torch
+
+    from sbr.runners.trial import execute_work
+
+    context = ray.train.get_context()
+    rank = context.get_world_rank()
+    if torch.cuda.is_available():
+        torch.cuda.set_device(ray.train.torch.get_device())
+    work: TrialWork = config["work"]
+    node = ray.get_runtime_context().get_node_id()
+    Path(work.task.trial_dir, RANK_NODE_FILE.format(rank=rank)).write_text(node + "\n")
+    execute_work(work, report=lambda metrics: ray.train.report(dict(metrics)), rank=rank)
+
+
+class DataParallelExecutor:
+    """Runs a trial's training on ``workers_per_trial`` Ray Train workers (DDP).
+
+    Ray Train starts the workers in a placement group (``PACK``: as few nodes as the
+    workers fit on), sets up the ``torch.distributed`` process group (NCCL on GPUs,
+    gloo on CPUs) and the ``RANK``/``LOCAL_RANK``/``WORLD_SIZE`` variables; MMEngine's
+    Runner then trains with its ``pytorch`` launcher inside that group. Rank 0 logs to
+    MLflow and writes the outcome into the trial folder, which is read back here. A
+    worker failure fails the fit (no Ray Train restarts): the Tune trial is retried as
+    a whole and resumes from the MMEngine checkpoint.
+    """
+
+    def __init__(self, settings: RaySettings) -> None:
+        self.settings = settings
+
+    def resources_per_worker(self) -> dict[str, float]:
+        """Ray resources of one worker."""
+        s = self.settings
+        per_worker = {"CPU": s.cpus_per_trial / s.workers_per_trial}
+        if s.gpus_per_trial:
+            per_worker["GPU"] = s.gpus_per_trial / s.workers_per_trial
+        return per_worker
+
+    def __call__(self, work: TrialWork, report: Any | None) -> TrialOutcome:
+        """Fit the workers; the outcome rank 0 wrote (raises when the fit fails)."""
+        import uuid
+
+        from ray import train
+        from ray.train.torch import TorchConfig, TorchTrainer
+        from ray.tune.integration.ray_train import TuneReportCallback
+
+        s = self.settings
+        gpus = bool(s.gpus_per_trial)
+        trainer = TorchTrainer(
+            _data_parallel_worker,
+            train_loop_config={"work": work},
+            torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
+            scaling_config=train.ScalingConfig(
+                num_workers=s.workers_per_trial,
+                use_gpu=gpus,
+                resources_per_worker=self.resources_per_worker(),
+                placement_strategy="PACK",
+            ),
+            run_config=train.RunConfig(
+                name=f"{work.task.trial_id}-{uuid.uuid4().hex[:8]}",
+                storage_path=str(Path(s.storage, "train").resolve()),
+                failure_config=train.FailureConfig(max_failures=0),
+                callbacks=[TuneReportCallback()] if report is not None else [],
+            ),
+        )
+        trainer.fit()
+        outcome = TrialOutcome.read(work.task.trial_dir)
+        if outcome is None:
+            raise RuntimeError(f"data-parallel workers of {work.task.trial_id} wrote no outcome")
+        return outcome
 
 
 def connect(settings: RaySettings) -> bool:
@@ -132,13 +221,14 @@ class RayTuneLauncher:
         s = self.settings
         by_id = {t.trial_id: t for t in tasks}
         trainable = tune.with_resources(
-            tune.with_parameters(sbr_trial, tasks=by_id),
-            {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
+            tune.with_parameters(sbr_trial, tasks=by_id, settings=s), self._trial_resources()
         )
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search(list(by_id))},
-            tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
+            tune_config=tune.TuneConfig(
+                num_samples=1, reuse_actors=False, max_concurrent_trials=self._concurrency()
+            ),
             run_config=tune.RunConfig(
                 name=s.name,
                 storage_path=str(Path(s.storage).resolve()),
@@ -147,6 +237,35 @@ class RayTuneLauncher:
             ),
         )
         return tuner.fit()
+
+    def _trial_resources(self) -> dict[str, float]:
+        """What the Tune trial itself reserves: everything, or nothing for data-parallel.
+
+        A data-parallel trial's workers reserve its CPUs and GPUs through Ray Train; its
+        Tune trial process only waits for them, so it holds no resource of its own (a
+        CPU held there would be missing from a node the workers exactly fill).
+        """
+        s = self.settings
+        if s.workers_per_trial > 1:
+            return {"cpu": 0, "memory": 2**20}  # Ray refuses an all-zero request
+        return {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial}
+
+    def _concurrency(self) -> int | None:
+        """Data-parallel trials at once: as many as the cluster's CPUs/GPUs can hold.
+
+        Their Tune trials reserve nothing, so without this cap every trial would start
+        and wait for workers while holding its lock and an MLflow run marked running.
+        """
+        import ray
+
+        s = self.settings
+        if s.workers_per_trial <= 1:
+            return None
+        total = ray.cluster_resources()
+        fits = [int(total.get("CPU", 0) // s.cpus_per_trial)] if s.cpus_per_trial else []
+        if s.gpus_per_trial:
+            fits.append(int(total.get("GPU", 0) // s.gpus_per_trial))
+        return max(1, min(fits or [1]))
 
     @staticmethod
     def _outcome(task: TrialTask, error: BaseException | None) -> TrialOutcome:
@@ -168,7 +287,7 @@ def _bare_trainable(config: Mapping[str, Any], tasks: Mapping[str, TrialTask]) -
     from sbr.engine.train import run_training
 
     task = tasks[config["trial"]]
-    torch.set_num_threads(max(1, int(task.cpus)))
+    torch.set_num_threads(task.threads)
     result = run_training(task.config_file, work_dir=Path(task.trial_dir) / "bare")
     tune.report(
         {"iteration": result.end_iter, **{k.split("/")[-1]: v for k, v in result.metrics.items()}}
@@ -201,6 +320,8 @@ def bare_tune_seconds(tasks: Sequence[TrialTask], settings: RaySettings) -> floa
 
 __all__ = [
     "NODE_FILE",
+    "RANK_NODE_FILE",
+    "DataParallelExecutor",
     "RaySettings",
     "RayTuneLauncher",
     "RayUnavailable",

@@ -34,7 +34,17 @@ from sbr.metrics import (
     TAG_STATUS,
     TAG_TRIAL,
 )
-from sbr.runners.base import FINISHED, SKIPPED, EvalTask, Fault, TrialOutcome, TrialTask, one_line
+from sbr.runners.base import (
+    FINISHED,
+    SKIPPED,
+    EvalTask,
+    Executor,
+    Fault,
+    TrialOutcome,
+    TrialTask,
+    TrialWork,
+    one_line,
+)
 from sbr.runners.lock import TrialLock
 
 #: ``report(metrics)`` forwards progress to the launcher (Ray Tune's ``tune.report``).
@@ -77,7 +87,6 @@ def _tracking_hook(
     *,
     log: Callable[[dict, int], None],
     report: Reporter | None,
-    lock: TrialLock | None,
     interval: int,
     fault: Fault | None,
     trial_dir: Path,
@@ -111,8 +120,6 @@ def _tracking_hook(
             if lr:
                 values[METRIC_LR] = float(lr[0])
             log(values, step)
-            if lock is not None:
-                lock.touch()
             if report is not None:
                 report({"iteration": step, "loss": values.get(f"{LOSS_PREFIX}loss", 0.0)})
 
@@ -138,20 +145,35 @@ def _logger_interval(runner: Any) -> int:
     return int(logger.get("interval", 50))
 
 
-def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None, lock: TrialLock):
+def _launcher(task: TrialTask) -> str:
+    """MMEngine launcher of the trial's processes (``pytorch``: data-parallel)."""
+    return "pytorch" if task.workers > 1 else "none"
+
+
+def _last_logged_step(tracker: Any, run_id: str) -> int:
+    """The last training step whose losses the run holds (0: none)."""
+    history = tracker.metric_history(run_id, f"{LOSS_PREFIX}loss")
+    return max((step for step, _ in history), default=0)
+
+
+def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
     """Train (resuming) and evaluate; returns (runner, hook, start_iter, metrics)."""
     import torch
 
     from sbr.engine.train import build_runner
 
-    torch.set_num_threads(max(1, int(task.cpus)))
+    torch.set_num_threads(task.threads)
     work_dir = Path(task.trial_dir) / "work"
     resume = (work_dir / "last_checkpoint").is_file()
-    runner = build_runner(task.config_file, work_dir=work_dir, resume=resume)
+    runner = build_runner(
+        task.config_file, work_dir=work_dir, resume=resume, launcher=_launcher(task)
+    )
+    # An interrupted attempt logged steps past its last checkpoint: redoing them must not
+    # log them twice (MLflow appends, so the history would hold two values for a step).
+    logged = _last_logged_step(tracker, run_id) if resume else 0
     hook = _tracking_hook(
-        log=lambda values, step: tracker.log_metrics(run_id, values, step),
+        log=lambda values, step: step > logged and tracker.log_metrics(run_id, values, step),
         report=report,
-        lock=lock,
         interval=_logger_interval(runner),
         fault=task.fault,
         trial_dir=Path(task.trial_dir),
@@ -179,11 +201,14 @@ def _evaluate_variant(
     work_dir = Path(evaluation.config_file).parent / "work"
     try:
         runner = build_runner(
-            evaluation.config_file, work_dir=work_dir, options={"load_from": checkpoint}
+            evaluation.config_file,
+            work_dir=work_dir,
+            options={"load_from": checkpoint},
+            launcher=_launcher(task),
         )
         timer = _tracking_hook(
-            log=lambda values, step: None, report=None, lock=None, interval=1,
-            fault=None, trial_dir=work_dir,
+            log=lambda values, step: None, report=None, interval=1, fault=None,
+            trial_dir=work_dir,
         )  # fmt: skip
         runner.register_hook(timer)
         metrics = {k: float(v) for k, v in runner.val().items()}
@@ -199,8 +224,10 @@ def _evaluate_variant(
     return metrics
 
 
-def _log_results(task: TrialTask, tracker: Any, run_id: str, runner: Any, hook: Any) -> str:
-    """Final metrics and artifacts of the training run; returns the checkpoint path."""
+def _log_results(
+    task: TrialTask, tracker: Any, run_id: str, runner: Any, hook: Any, checkpoint: str
+) -> None:
+    """Final metrics and artifacts of the training run."""
     params = sum(p.numel() for p in runner.model.parameters() if p.requires_grad)
     final = dict(hook.val_metrics)
     final[METRIC_PARAMS] = params
@@ -209,13 +236,11 @@ def _log_results(task: TrialTask, tracker: Any, run_id: str, runner: Any, hook: 
         final[METRIC_IMAGES_PER_S] = hook.val_images / hook.val_seconds
     tracker.log_metrics(run_id, final, step=runner.iter)
     work_dir = Path(runner.work_dir)
-    checkpoint = (work_dir / "last_checkpoint").read_text().strip()
     tracker.log_artifact(run_id, task.config_file, str(Path(ARTIFACT_CONFIG).parent))
     for log_file in sorted(work_dir.glob("*/*.log")):
         tracker.log_artifact(run_id, log_file, ARTIFACT_LOG_DIR)
     tracker.log_artifact(run_id, work_dir / "iou_histograms", ARTIFACT_IOU_DIR)
     tracker.log_text(run_id, Path(checkpoint).resolve().as_uri() + "\n", ARTIFACT_CHECKPOINT_URI)
-    return checkpoint
 
 
 def _open_run(task: TrialTask, tracker: Any) -> tuple[str | None, Any]:
@@ -225,12 +250,69 @@ def _open_run(task: TrialTask, tracker: Any) -> tuple[str | None, Any]:
     return (runs[0].info.run_id if runs else None), done
 
 
-def run_trial(task: TrialTask, *, report: Reporter | None = None) -> TrialOutcome:
+class _RankZeroWrites:
+    """A tracker for data-parallel ranks other than 0: reads go through, writes are dropped.
+
+    Every rank makes the same read decisions (which evaluation variants still miss a
+    finished run), so all of them join the same collective evaluations.
+    """
+
+    _WRITES = frozenset(
+        {"start_run", "set_tags", "log_params", "log_metrics", "log_artifact", "log_text",
+         "end_run"}
+    )  # fmt: skip
+
+    def __init__(self, tracker: Any) -> None:
+        self._tracker = tracker
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._WRITES:
+            return lambda *args, **kwargs: None
+        return getattr(self._tracker, name)
+
+
+def _checkpoint(task: TrialTask) -> str:
+    return (Path(task.trial_dir) / "work" / "last_checkpoint").read_text().strip()
+
+
+def execute_work(work: TrialWork, report: Reporter | None = None, *, rank: int = 0) -> TrialOutcome:
+    """The training side of a trial, in one process of it (rank 0 logs, every rank computes).
+
+    With ``task.workers > 1`` every data-parallel process calls this with its rank
+    (the process group is already initialised); otherwise the trial's only process does.
+
+    Args:
+        work: What to run (see :class:`~sbr.runners.base.TrialWork`).
+        report: Progress callback, called at the same points on every rank.
+        rank: This process' rank.
+
+    Returns:
+        The outcome (``skipped`` when the training had finished earlier).
+    """
+    from sbr.tracking.mlflow import Tracker
+
+    task = work.task
+    tracker: Any = Tracker(task.tracking_uri, experiment_id=task.experiment_id)
+    if rank:
+        tracker = _RankZeroWrites(tracker)
+    if work.trained:  # only evaluation-only variants may be missing
+        checkpoint = _checkpoint(task)
+        for evaluation in task.evaluations:
+            _evaluate_variant(evaluation, checkpoint, task, tracker, work.run_id)
+        return TrialOutcome(task.trial_id, SKIPPED, work.run_id, dict(work.metrics))
+    return _train_and_log(task, tracker, work.run_id, report, new_run=work.new_run, rank=rank)
+
+
+def run_trial(
+    task: TrialTask, *, report: Reporter | None = None, executor: Executor | None = None
+) -> TrialOutcome:
     """Run one trial to the end (see the module docstring); raises on failure.
 
     Args:
         task: The trial.
         report: Progress callback (iteration, loss; then AP at the end).
+        executor: Runs the training side (default: :func:`execute_work` in this
+            process; the Ray launcher passes a data-parallel one for multi-worker trials).
 
     Returns:
         Its outcome (``skipped`` when a finished run already exists), also written to
@@ -239,52 +321,56 @@ def run_trial(task: TrialTask, *, report: Reporter | None = None) -> TrialOutcom
     from sbr.tracking.mlflow import Tracker
 
     trial_dir = Path(task.trial_dir)
-    with TrialLock(trial_dir / ".lock") as lock:
+    with TrialLock(trial_dir / ".lock") as lock, lock.heartbeat():
         tracker = Tracker(task.tracking_uri, experiment_id=task.experiment_id)
         reuse, done = _open_run(task, tracker)
-        if done is not None:  # trained: only evaluation-only variants may be missing
-            checkpoint = (trial_dir / "work" / "last_checkpoint").read_text().strip()
-            for evaluation in task.evaluations:
-                _evaluate_variant(evaluation, checkpoint, task, tracker, done.info.run_id)
-            outcome = TrialOutcome(
-                task.trial_id, SKIPPED, done.info.run_id, dict(done.data.metrics)
+        if done is not None:
+            work = TrialWork(
+                task, done.info.run_id, new_run=False, trained=True, metrics=done.data.metrics
             )
-            outcome.write(trial_dir)
-            return outcome
-        tags = {**task.tags, TAG_STATUS: "running"}
-        run_id = tracker.start_run(
-            tags=tags, parent=task.parent_run_id, name=task.trial_id, run_id=reuse
-        )
+        else:
+            tags = {**task.tags, TAG_STATUS: "running"}
+            run_id = tracker.start_run(
+                tags=tags, parent=task.parent_run_id, name=task.trial_id, run_id=reuse
+            )
+            work = TrialWork(task, run_id, new_run=reuse is None)
         try:
-            outcome = _train_and_log(task, tracker, run_id, report, lock, new_run=reuse is None)
+            outcome = (executor or execute_work)(work, report)
         except BaseException as exc:
-            tracker.set_tags(run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]})
-            tracker.end_run(run_id, failed=True)
+            if not work.trained:  # a failed variant marks its own run failed
+                tracker.set_tags(
+                    work.run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]}
+                )
+                tracker.end_run(work.run_id, failed=True)
             raise
     outcome.write(trial_dir)
     return outcome
 
 
-def _train_and_log(task, tracker, run_id, report, lock, *, new_run: bool) -> TrialOutcome:
+def _train_and_log(task, tracker, run_id, report, *, new_run: bool, rank: int) -> TrialOutcome:
     from mmengine.config import Config
 
     from sbr.tracking.mlflow import flatten
 
-    if new_run:  # a reused run has them already (MLflow refuses to change a parameter)
+    if new_run and not rank:  # a reused run has them already (MLflow refuses to change one)
         cfg = Config.fromfile(task.config_file)
         tracker.log_params(run_id, {**flatten(cfg.to_dict()), **task.params})
-    runner, hook, start_iter, metrics = _train(task, tracker, run_id, report, lock)
-    checkpoint = _log_results(task, tracker, run_id, runner, hook)
+    runner, hook, start_iter, metrics = _train(task, tracker, run_id, report)
+    checkpoint = _checkpoint(task)
+    _log_results(task, tracker, run_id, runner, hook, checkpoint)
     for evaluation in task.evaluations:
         _evaluate_variant(evaluation, checkpoint, task, tracker, run_id)
     tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
     tracker.end_run(run_id)
     if report is not None:
         report({"iteration": runner.iter, **{k.split("/")[-1]: v for k, v in metrics.items()}})
-    (Path(task.trial_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return TrialOutcome(
+    outcome = TrialOutcome(
         task.trial_id, FINISHED, run_id, metrics, None, start_iter, int(runner.iter)
     )
+    if not rank:
+        (Path(task.trial_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        outcome.write(task.trial_dir)
+    return outcome
 
 
-__all__ = ["Reporter", "run_trial"]
+__all__ = ["Reporter", "execute_work", "run_trial"]

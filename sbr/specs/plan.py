@@ -311,6 +311,16 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _fmt_resources(resources: Mapping[str, float]) -> str:
+    """``8 GPUs, 16 CPUs, 8 data-parallel workers`` (workers as the execution layer counts)."""
+    from sbr.specs.schema import trial_workers
+
+    parts = [f"{resources[k]:g} {k[:-1].upper()}s" for k in ("gpus", "cpus") if k in resources]
+    workers = trial_workers(resources)
+    parts.append(f"{workers} data-parallel workers" if workers > 1 else "1 process")
+    return ", ".join(parts)
+
+
 def _summary(plan: Plan) -> list[str]:
     est = plan.estimate
     unit = {"gpu_hours": "GPU-hours", "cpu_minutes": "CPU-minutes"}[est.unit]
@@ -318,13 +328,15 @@ def _summary(plan: Plan) -> list[str]:
         f"{len(plan.rows)} rows -> {plan.trainings} unique trainings, "
         f"{plan.evaluations} evaluations"
     ]
+    if plan.resources:
+        lines.append(f"per trial: {_fmt_resources(plan.resources)}")
     if est.total is None:
         lines.append(f"estimate: unavailable ({est.note})")
     else:
         lines.append(
             f"estimate: {est.total:,.1f} {unit} ({est.trainings:,.1f} training, "
             f"{est.evaluations:,.1f} evaluation); without deduplication {est.without_dedup:,.1f}, "
-            f"saved {est.saved:,.1f} {unit}"
+            f"saved {round(est.saved, 1) + 0.0:,.1f} {unit}"
         )
         lines.append(f"  figures: {est.source}")
     return lines

@@ -31,7 +31,7 @@ from sbr.specs.schema import (
     get,
     loc_of,
     parse_overrides,
-    plain,
+    parse_resources,
 )
 
 PRESETS_DIR = ABLATIONS_DIR / "presets"
@@ -193,9 +193,7 @@ def parse_preset(node: Any, *, file: str) -> Preset:
     types = get(node, "replace_types", MAPPING, (), {})
     for key in types:
         get(types, key, STR, ("replace_types",))
-    resources = get(node, "resources", MAPPING, (), {})
-    for key in resources:
-        get(resources, key, _NUMBER, ("resources",))
+    resources = parse_resources(node["resources"], ("resources",)) if "resources" in node else ()
     schedules, schedule_locs = _parse_schedules(node["schedules"])
     device = get(node, "device", STR, (), "cuda")
     if device not in ("cpu", "cuda"):
@@ -210,7 +208,7 @@ def parse_preset(node: Any, *, file: str) -> Preset:
         replace_types=tuple((str(k), str(v)) for k, v in types.items()),
         overrides=parse_overrides(node.get("overrides"), ("overrides",)),
         schedules=schedules,
-        resources=tuple((str(k), v) for k, v in plain(resources).items()),
+        resources=resources,
         cost=_parse_cost(node["cost"]),
         schedule_locs=schedule_locs,
     )

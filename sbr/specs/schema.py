@@ -392,6 +392,40 @@ def parse_grid(node: Any, index: int, where: Loc | None = None) -> Grid:
     )
 
 
+#: Keys of a ``resources`` mapping (per trial).
+RESOURCE_KEYS = ("cpus", "gpus", "workers")
+NON_NEG_NUMBER = Kind(lambda v: _is_number(v) and v >= 0, "a non-negative number")
+
+
+def parse_resources(node: Any, path: Path_) -> tuple[tuple[str, float], ...]:
+    """A ``resources`` mapping: ``cpus``, ``gpus`` (all workers together), ``workers``.
+
+    ``workers`` (default: one per GPU) data-parallel processes share the trial's CPUs
+    and GPUs evenly, so the GPUs must divide among them.
+    """
+    expect(node, MAPPING, where=loc_of(node), path=path)
+    check_keys(node, path, RESOURCE_KEYS)
+    for key in ("cpus", "gpus"):
+        get(node, key, NON_NEG_NUMBER, path, 0)
+    workers = get(node, "workers", POS_INT, path, None)
+    gpus = node.get("gpus", 0)
+    if workers is not None and gpus and (gpus % workers or gpus < workers):
+        raise SpecError(
+            loc_of(node, "workers"),
+            format_key((*path, "workers")),
+            f"{gpus} GPUs do not divide among {workers} workers (one GPU or more each)",
+        )
+    return tuple((str(k), v) for k, v in plain(node).items())
+
+
+def trial_workers(resources: Mapping[str, float]) -> int:
+    """Data-parallel processes of a trial: ``workers``, else one per GPU, else 1."""
+    if "workers" in resources:
+        return int(resources["workers"])
+    gpus = resources.get("gpus", 0)
+    return int(gpus) if gpus >= 1 else 1
+
+
 _DEFAULTS_KEYS = ("preset", "data_root", "schedule", "seeds", "resources", "assumed_speed")
 
 
@@ -403,10 +437,7 @@ def parse_defaults(node: Any, path: Path_, base: Defaults = Defaults()) -> Defau
     check_keys(node, path, _DEFAULTS_KEYS)
     resources = base.resources
     if "resources" in node:
-        res = get(node, "resources", MAPPING, path)
-        for key in res:
-            get(res, key, Kind(_is_number, "a number"), (*path, "resources"))
-        resources = tuple((str(k), v) for k, v in res.items())
+        resources = parse_resources(node["resources"], (*path, "resources"))
     seeds = base.seeds
     if "seeds" in node:
         seeds = parse_seeds(node["seeds"], where=loc_of(node, "seeds"), path=(*path, "seeds"))

@@ -13,6 +13,7 @@ def _overrides(items) -> dict:
 
 def test_single_gpu_preset_scales_the_learning_rate_linearly_with_the_batch() -> None:
     from sbr.specs.presets import PRESETS_DIR, load_preset
+    from sbr.specs.schema import trial_workers
 
     paper = load_preset(PRESETS_DIR / "paper.yaml")
     one = load_preset(PRESET)
@@ -20,7 +21,9 @@ def test_single_gpu_preset_scales_the_learning_rate_linearly_with_the_batch() ->
     assert dict(one.resources)["gpus"] == 1
     assert dict(one.replace_types) == {"SyncBN": "BN"}  # one process per trial
     batch = _overrides(one.overrides)["train_dataloader.batch_size"]
-    paper_batch = _overrides(paper.overrides)["train_dataloader.batch_size"] * 8  # 8 GPUs
+    workers = trial_workers(dict(paper.resources))
+    assert workers == 8  # the paper's 8 GPUs, one data-parallel worker each
+    paper_batch = _overrides(paper.overrides)["train_dataloader.batch_size"] * workers
     for name, schedule in paper.schedules.items():
         ours = one.schedules[name]
         assert ours.epochs == schedule.epochs

@@ -125,6 +125,10 @@ def test_training_step(kwargs):
     for module in (head.bbox_head[0], getattr(extractor, "pre_module", None)):
         if module is not None:
             assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+    # Data-parallel training (DDP without find_unused_parameters) needs a gradient for
+    # every trainable parameter in every step.
+    unused = [n for n, p in head.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, f"parameters without a gradient: {unused}"
 
 
 @pytest.mark.parametrize("kwargs", [v for _, v in VARIANTS], ids=IDS)

@@ -154,3 +154,42 @@ def test_good_mini_spec_validates(write_spec) -> None:
         expand([load_spec(write_spec())], load_preset("paper")), build_models=False
     )
     assert (report.trials, report.evaluations, dict(report.params)) == (2, 2, {})
+
+
+RESOURCE_CASES = [
+    pytest.param("  gpus: 8\n  workers: 3\n", "resources.workers",
+                 ["8 GPUs do not divide among 3 workers"], id="gpus-not-divisible"),
+    pytest.param("  gpus: 8\n  worker: 4\n", "resources.worker",
+                 ["unknown key", "did you mean 'workers'"], id="misspelled-workers"),
+    pytest.param("  cpus: 2\n  gpus: -1\n", "resources.gpus",
+                 ["expected a non-negative number"], id="negative-gpus"),
+    pytest.param("  gpus: 8\n  workers: 0\n", "resources.workers",
+                 ["expected a positive integer"], id="zero-workers"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("block", "key", "fragments"), RESOURCE_CASES)
+def test_preset_resource_errors(tmp_path: Path, block: str, key: str, fragments) -> None:
+    from sbr.specs.presets import PRESETS_DIR
+
+    text = (PRESETS_DIR / "paper.yaml").read_text(encoding="utf-8")
+    head, rest = text.split("resources:", 1)
+    path = tmp_path / "paper.yaml"
+    path.write_text(f"{head}resources:\n{block}cost:{rest.split('cost:', 1)[1]}")
+    wrong = key.rsplit(".", 1)[1] + ":"
+    line = head.count("\n") + 2 + next(i for i, t in enumerate(block.splitlines()) if wrong in t)
+    with pytest.raises(SpecError) as info:
+        load_preset(path)
+    _assert_one_line(str(info.value), path, line, key, fragments)
+
+
+@pytest.mark.parametrize(
+    ("resources", "workers"),
+    [({}, 1), ({"cpus": 2}, 1), ({"gpus": 0.5}, 1), ({"gpus": 8}, 8),
+     ({"gpus": 8, "workers": 2}, 2), ({"cpus": 2, "workers": 2}, 2)],
+    ids=["none", "cpu-only", "fractional-gpu", "one-per-gpu", "explicit", "cpu-ddp"],
+)  # fmt: skip
+def test_trial_workers(resources: dict, workers: int) -> None:
+    from sbr.specs.schema import trial_workers
+
+    assert trial_workers(resources) == workers
