@@ -40,9 +40,13 @@ TAG_TRIAL = "sbr.trial"
 TAG_TABLES = "sbr.tables"
 TAG_ROWS = "sbr.rows"
 TAG_PRESET = "sbr.preset"
+#: Preset file an ablation run used (its parent run): ``sbr status`` defaults to it.
+TAG_PRESET_FILE = "sbr.preset_file"
 TAG_DATASET = "sbr.dataset"
 TAG_CONFIG = "sbr.config"
-TAG_SPEC_HASH = "sbr.spec_hash"
+#: SHA-256 (12 hex) of the resolved MMEngine config a training ran: a changed base config
+#: (another mmdet) shows up here while the trial id, a hash of the spec fields, stays.
+TAG_CONFIG_HASH = "sbr.config_hash"
 TAG_SEED = "sbr.seed"
 TAG_KIND = "sbr.kind"  # "ablation" (parent run), "training" or "evaluation"
 TAG_EVAL = "sbr.eval"  # id of an evaluation-only variant of a training

@@ -42,6 +42,23 @@ def _row_status(row: Any, trainings: dict, evaluations: dict) -> dict[str, Any]:
     }
 
 
+def last_preset(tracker: Any, tables: list[str]) -> str | None:
+    """The preset (file, else name) of the newest ``run-ablation`` of one of ``tables``."""
+    from sbr.metrics import TAG_KIND, TAG_PRESET, TAG_PRESET_FILE, TAG_TABLES
+    from sbr.tracking.mlflow import KIND_ABLATION
+
+    for run in tracker.search({TAG_KIND: KIND_ABLATION}):  # newest first
+        tags = run.data.tags
+        if not set(tags.get(TAG_TABLES, "").split(",")) & set(tables):
+            continue
+        files = [f for f in tags.get(TAG_PRESET_FILE, "").split(",") if f]
+        if len(files) == 1 and Path(files[0]).is_file():
+            return files[0]
+        names = [p for p in tags.get(TAG_PRESET, "").split(",") if p]
+        return names[0] if len(names) == 1 else None
+    return None
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -73,11 +90,6 @@ def status(
         resolve_tracking_uri,
     )
 
-    try:
-        _, _, expansion = _load(_table_files(table, specs_dir), preset, data, seeds)
-    except SpecError as exc:
-        _fail(exc)
-        return
     uri = resolve_tracking_uri(tracking_uri)
     try:
         check_tracking(uri)
@@ -85,6 +97,18 @@ def status(
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_TRACKING)
     tracker = Tracker(uri)
+    try:
+        files = _table_files(table, specs_dir)
+        if preset is None:  # what the user last ran these tables with, not the specs' default
+            preset = last_preset(tracker, [f.stem for f in files])
+            if preset is not None and not as_json:
+                click.echo(
+                    f"(preset {preset}, as the last run-ablation of {table}; --preset to change)"
+                )
+        _, _, expansion = _load(files, preset, data, seeds)
+    except SpecError as exc:
+        _fail(exc)
+        return
     trainings = tracker.training_runs()
     evaluations = {}
     for run in reversed(tracker.search({TAG_KIND: KIND_EVALUATION})):  # newest wins

@@ -193,9 +193,9 @@ def _display_path(path: Path) -> str:
 
 
 def _eval_suffix(row: Any) -> str:
-    from sbr.specs.expand import _evaluation
+    from sbr.specs.expand import evaluation_suffix
 
-    return _evaluation("", row.eval_overrides).eval_id.lstrip("/")
+    return evaluation_suffix(row.eval_overrides)
 
 
 def layout_from_spec(spec: Any) -> TableLayout:

@@ -7,6 +7,7 @@ so the trial processes (any node that sees the storage folder) only read files.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +15,14 @@ from pathlib import Path
 from sbr.metrics import (
     DEFAULT_EXPERIMENT,
     TAG_CONFIG,
+    TAG_CONFIG_HASH,
     TAG_DATASET,
     TAG_EVAL,
     TAG_KIND,
     TAG_PRESET,
+    TAG_PRESET_FILE,
     TAG_ROWS,
     TAG_SEED,
-    TAG_SPEC_HASH,
     TAG_STATUS,
     TAG_TABLES,
     TAG_TRIAL,
@@ -36,7 +38,7 @@ from sbr.runners.base import (
     TrialOutcome,
     TrialTask,
 )
-from sbr.specs.expand import Expansion, TrialSpec, canonical_json, content_hash
+from sbr.specs.expand import Expansion, TrialSpec, canonical_json
 
 #: Default storage of work dirs and checkpoints (one folder per trial id).
 DEFAULT_STORAGE = Path("work_dirs/ablations")
@@ -129,7 +131,6 @@ def _trial_tags(trial: TrialSpec, rows: Sequence[str]) -> dict[str, str]:
         TAG_DATASET: str(Path(trial.data_root).resolve()) if trial.data_root else "config",
         TAG_CONFIG: trial.config,
         TAG_SEED: str(trial.seed),
-        TAG_SPEC_HASH: content_hash(trial.identity()),
     }
 
 
@@ -165,6 +166,7 @@ def prepare_task(
     cfg.dump(str(trial_dir / CONFIG_FILE))
     trial_rows, eval_rows = users
     tags = _trial_tags(trial, trial_rows.get(trial.trial_id, []))
+    tags[TAG_CONFIG_HASH] = hashlib.sha256((trial_dir / CONFIG_FILE).read_bytes()).hexdigest()[:12]
     evaluations = []
     for evaluation in expansion.evaluations:
         if evaluation.trial_id != trial.trial_id or not evaluation.overrides:
@@ -217,12 +219,14 @@ def run_expansion(
     users = users_of(sharing or expansion)
     tables = dict.fromkeys(r.table for r in expansion.rows)
     presets = dict.fromkeys(t.preset.name for t in expansion.trials)
+    preset_files = dict.fromkeys(str(Path(t.preset.file).resolve()) for t in expansion.trials)
     parent = tracker.start_run(
         tags={
             **environment_tags(),
             TAG_KIND: KIND_ABLATION,
             TAG_TABLES: ",".join(tables),
             TAG_PRESET: ",".join(presets),
+            TAG_PRESET_FILE: ",".join(preset_files),
         },
         name=f"ablation {','.join(tables)}",
     )

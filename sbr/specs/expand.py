@@ -281,8 +281,12 @@ def expand(
     return Expansion(tuple(trials.values()), tuple(evaluations.values()), tuple(planned))
 
 
-def _evaluation(trial_id: str, overrides: tuple[Override, ...]) -> EvalSpec:
+def evaluation_suffix(overrides: Sequence[Override]) -> str:
+    """``final`` (the training's own evaluation) or ``eval-<hash of the eval overrides>``."""
     if not overrides:
-        return EvalSpec(f"{trial_id}/final", trial_id)
-    key = content_hash([[o.path, o.value] for o in overrides], chars=8)
-    return EvalSpec(f"{trial_id}/eval-{key}", trial_id, overrides)
+        return "final"
+    return "eval-" + content_hash([[o.path, o.value] for o in overrides], chars=8)
+
+
+def _evaluation(trial_id: str, overrides: tuple[Override, ...]) -> EvalSpec:
+    return EvalSpec(f"{trial_id}/{evaluation_suffix(overrides)}", trial_id, overrides)

@@ -82,6 +82,11 @@ def test_run_ablation_on_ray_then_status_then_rerun_skips(lab: dict[str, Path]) 
     )  # fmt: skip
     (row,) = json.loads(shown.stdout)
     assert row["status"] == "finished" and row["bbox_mAP"] is not None
+    # without --preset: the preset of the last run-ablation of this table, not the default
+    implicit = runner.invoke(status, [str(lab["spec"]), "--data", str(lab["root"] / "data"), *uri])
+    assert implicit.exit_code == 0, implicit.output
+    assert f"(preset {lab['preset'].resolve()}" in implicit.stdout
+    assert row["trial"] in implicit.stdout and "finished" in implicit.stdout
 
     _report_from_the_store_of_this_run(lab, row["bbox_mAP"])
 
