@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_trials import GOOD_ROW, VARIANT_ROW, tiny_expansion
+from tiny_trials import GOOD_ROW, VARIANT_ROW, tiny_expansion, two_node_cluster
 
 from sbr import metrics as M
 from sbr.runners.base import Fault
@@ -55,8 +55,6 @@ def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path)
     on different nodes; a failure before iteration 1 is retried from the checkpoint;
     rank 0 alone logs (no duplicate steps); the evaluation-only variant runs too."""
     pytest.importorskip("ray")
-    from ray.cluster_utils import Cluster
-
     from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import RANK_NODE_FILE, RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import Tracker, default_tracking_uri
@@ -71,13 +69,10 @@ def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path)
         workers_per_trial=2,
         faults={trial: Fault(at_iter=1)},
     )
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
+    with two_node_cluster() as address:
         launcher = RayTuneLauncher(
             RaySettings(
-                address=cluster.address,
+                address=address,
                 cpus_per_trial=2,
                 workers_per_trial=2,
                 max_retries=1,
@@ -86,8 +81,6 @@ def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path)
             )
         )
         result = run_expansion(expansion, settings=settings, launcher=launcher)
-    finally:
-        cluster.shutdown()
 
     (outcome,) = result.outcomes
     assert outcome.status == "finished", outcome.error

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_trials import GOOD_ROW, tiny_expansion
+from tiny_trials import GOOD_ROW, tiny_expansion, two_node_cluster
 
 from sbr import metrics as M
 from sbr.runners.base import Fault
@@ -51,8 +51,6 @@ def test_killed_trial_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path
 
 def test_trials_run_on_both_nodes_of_a_two_node_cluster(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    from ray.cluster_utils import Cluster
-
     from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import NODE_FILE, RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import default_tracking_uri
@@ -66,18 +64,11 @@ def test_trials_run_on_both_nodes_of_a_two_node_cluster(tmp_path: Path) -> None:
         expansion.rows,
     )
     settings = RunSettings(storage=tmp_path / "store", tracking_uri=default_tracking_uri(tmp_path))
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
+    with two_node_cluster() as address:
         launcher = RayTuneLauncher(
-            RaySettings(
-                address=cluster.address, cpus_per_trial=1, storage=str(tmp_path / "ray"), verbose=0
-            )
+            RaySettings(address=address, cpus_per_trial=1, storage=str(tmp_path / "ray"), verbose=0)
         )
         result = run_expansion(expansion, settings=settings, launcher=launcher)
-    finally:
-        cluster.shutdown()
     assert [o.status for o in result.outcomes] == ["finished", "finished"], result.outcomes
     nodes = {(settings.storage / t.trial_id / NODE_FILE).read_text() for t in expansion.trials}
     assert len(nodes) == 2

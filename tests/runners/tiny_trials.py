@@ -5,6 +5,8 @@ Imported by the runner tests (pytest puts this folder on ``sys.path``).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from sbr.specs.expand import Expansion, expand
@@ -73,3 +75,17 @@ def tiny_expansion(folder: Path, data_root: Path, *rows: str, seed: int = 0) -> 
     folder.mkdir(parents=True, exist_ok=True)
     spec = load_spec(write_spec(folder, *rows, seed=seed))
     return expand([spec], load_preset(write_preset(folder)), data_root=str(data_root))
+
+
+@contextlib.contextmanager
+def two_node_cluster() -> Iterator[str]:
+    """A real Ray head and worker node (1 CPU each) on this machine; yields the address."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        yield cluster.address
+    finally:
+        cluster.shutdown()
