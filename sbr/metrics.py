@@ -42,6 +42,8 @@ TAG_ROWS = "sbr.rows"
 TAG_PRESET = "sbr.preset"
 #: Preset file an ablation run used (its parent run): ``sbr status`` defaults to it.
 TAG_PRESET_FILE = "sbr.preset_file"
+#: ``host:pid`` of the ``run-ablation`` process of an ablation (parent) run.
+TAG_DRIVER = "sbr.driver"
 TAG_DATASET = "sbr.dataset"
 TAG_CONFIG = "sbr.config"
 #: SHA-256 (12 hex) of the resolved MMEngine config a training ran: a changed base config

@@ -8,15 +8,19 @@ so the trial processes (any node that sees the storage folder) only read files.
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sbr.metrics import (
     DEFAULT_EXPERIMENT,
     TAG_CONFIG,
     TAG_CONFIG_HASH,
     TAG_DATASET,
+    TAG_DRIVER,
     TAG_EVAL,
     TAG_KIND,
     TAG_PRESET,
@@ -197,6 +201,39 @@ def prepare_task(
     )
 
 
+def close_orphaned_runs(tracker: Any) -> list[str]:
+    """Close the runs of ``run-ablation`` processes of this host that died (SIGKILL, node loss).
+
+    An ablation run still RUNNING whose driver pid is gone is marked KILLED, and so are
+    its training runs still RUNNING (tag ``sbr.status = interrupted``): ``sbr status``
+    and the MLflow UI then tell a dead run from a live one. Rerunning the command
+    reopens the interrupted training runs and resumes them. Returns the closed run ids.
+    """
+    from sbr.runners.lock import pid_alive
+    from sbr.tracking.mlflow import (
+        KIND_ABLATION,
+        KIND_TRAINING,
+        PARENT_TAG,
+        STATUS_INTERRUPTED,
+        STATUS_RUNNING,
+    )
+
+    host, closed = socket.gethostname(), []
+    for run in tracker.search({TAG_KIND: KIND_ABLATION}):
+        owner, _, pid = run.data.tags.get(TAG_DRIVER, "").rpartition(":")
+        if run.info.status != "RUNNING" or owner != host or not pid.isdigit():
+            continue
+        if pid_alive(int(pid)):
+            continue
+        children = tracker.search({TAG_KIND: KIND_TRAINING, PARENT_TAG: run.info.run_id})
+        for child in [c for c in children if c.info.status == "RUNNING"] + [run]:
+            if child.data.tags.get(TAG_STATUS, STATUS_RUNNING) == STATUS_RUNNING:
+                tracker.set_tags(child.info.run_id, {TAG_STATUS: STATUS_INTERRUPTED})
+            tracker.end_run(child.info.run_id, killed=True)
+            closed.append(child.info.run_id)
+    return closed
+
+
 def run_expansion(
     expansion: Expansion,
     *,
@@ -215,6 +252,7 @@ def run_expansion(
     from sbr.tracking.mlflow import KIND_ABLATION, KIND_EVALUATION, Tracker, environment_tags
 
     tracker = Tracker(settings.tracking_uri, settings.experiment)
+    close_orphaned_runs(tracker)
     runs = tracker.training_runs()
     users = users_of(sharing or expansion)
     tables = dict.fromkeys(r.table for r in expansion.rows)
@@ -227,6 +265,7 @@ def run_expansion(
             TAG_TABLES: ",".join(tables),
             TAG_PRESET: ",".join(presets),
             TAG_PRESET_FILE: ",".join(preset_files),
+            TAG_DRIVER: f"{socket.gethostname()}:{os.getpid()}",
         },
         name=f"ablation {','.join(tables)}",
     )
@@ -290,6 +329,7 @@ __all__ = [
     "PreflightError",
     "RunSettings",
     "check_data",
+    "close_orphaned_runs",
     "prepare_task",
     "run_expansion",
     "summary_lines",

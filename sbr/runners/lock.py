@@ -23,7 +23,8 @@ class LockTimeout(TimeoutError):
     """The lock stayed held by a live owner for longer than the caller waited."""
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,7 +77,7 @@ class TrialLock:
         owner = self.holder()
         if owner is None:  # being written right now, or garbage: wait for it to age
             return False
-        return owner.get("host") == self.owner["host"] and not _alive(int(owner.get("pid", -1)))
+        return owner.get("host") == self.owner["host"] and not pid_alive(int(owner.get("pid", -1)))
 
     def try_acquire(self) -> bool:
         """One attempt (breaking a stale lock first); True when this process holds it."""
@@ -146,4 +147,4 @@ class TrialLock:
         self.release()
 
 
-__all__ = ["LockTimeout", "TrialLock"]
+__all__ = ["LockTimeout", "TrialLock", "pid_alive"]

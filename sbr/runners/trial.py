@@ -171,8 +171,15 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
     # An interrupted attempt logged steps past its last checkpoint: redoing them must not
     # log them twice (MLflow appends, so the history would hold two values for a step).
     logged = _last_logged_step(tracker, run_id) if resume else 0
+
+    def log_new_steps(values: dict, step: int) -> None:
+        # Steps logged after the last checkpoint by an interrupted attempt are trained
+        # again on resume: keep the first values, never two values for one step.
+        if step > logged:
+            tracker.log_metrics(run_id, values, step)
+
     hook = _tracking_hook(
-        log=lambda values, step: step > logged and tracker.log_metrics(run_id, values, step),
+        log=log_new_steps,
         report=report,
         interval=_logger_interval(runner),
         fault=task.fault,
@@ -234,7 +241,9 @@ def _log_results(
     final[METRIC_PEAK_MEMORY_MB] = _peak_memory_mb()
     if hook.val_seconds > 0:
         final[METRIC_IMAGES_PER_S] = hook.val_images / hook.val_seconds
-    tracker.log_metrics(run_id, final, step=runner.iter)
+    logged = {step for step, _ in tracker.metric_history(run_id, METRIC_PARAMS)}
+    if runner.iter not in logged:  # else an attempt killed before the finished tag did
+        tracker.log_metrics(run_id, final, step=runner.iter)
     work_dir = Path(runner.work_dir)
     tracker.log_artifact(run_id, task.config_file, str(Path(ARTIFACT_CONFIG).parent))
     for log_file in sorted(work_dir.glob("*/*.log")):

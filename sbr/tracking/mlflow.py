@@ -36,6 +36,8 @@ from sbr.metrics import (
 STATUS_FINISHED = "finished"
 STATUS_RUNNING = "running"
 STATUS_FAILED = "failed"
+#: Its ``run-ablation`` process died (a rerun resumes it).
+STATUS_INTERRUPTED = "interrupted"
 KIND_ABLATION = "ablation"
 KIND_TRAINING = "training"
 KIND_EVALUATION = "evaluation"
@@ -265,9 +267,10 @@ class Tracker:
         """Store ``text`` as an artifact file."""
         self.client.log_text(run_id, text, artifact_file)
 
-    def end_run(self, run_id: str, *, failed: bool = False) -> None:
-        """Mark a run FINISHED (or FAILED)."""
-        self.client.set_terminated(run_id, status="FAILED" if failed else "FINISHED")
+    def end_run(self, run_id: str, *, failed: bool = False, killed: bool = False) -> None:
+        """Mark a run FINISHED (or FAILED, or KILLED: its process died without a word)."""
+        status = "KILLED" if killed else "FAILED" if failed else "FINISHED"
+        self.client.set_terminated(run_id, status=status)
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """``(step, value)`` of every logged value of ``key``, by step."""
@@ -281,6 +284,7 @@ __all__ = [
     "MAX_PARAM_CHARS",
     "PARENT_TAG",
     "STATUS_FAILED",
+    "STATUS_INTERRUPTED",
     "STATUS_FINISHED",
     "STATUS_RUNNING",
     "Tracker",
