@@ -207,6 +207,7 @@ class RayTuneLauncher:
             return []
         started = connect(self.settings)
         try:
+            self._check_fits(local=self.settings.address is None)
             grid = self._fit(tasks, tune)
         finally:
             if started:
@@ -237,6 +238,28 @@ class RayTuneLauncher:
             ),
         )
         return tuner.fit()
+
+    def _check_fits(self, *, local: bool) -> None:
+        """Refuse (local Ray) or warn (a cluster, which may still grow) when one trial needs
+        more CPUs or GPUs than the whole cluster has: Tune would wait for them forever."""
+        import ray
+
+        s = self.settings
+        total = ray.cluster_resources()
+        need = {"CPU": s.cpus_per_trial, "GPU": s.gpus_per_trial}
+        short = {k: v for k, v in need.items() if v > total.get(k, 0.0) + 1e-9}
+        if not short:
+            return
+        have = ", ".join(f"{total.get(k, 0.0):g} {k}s" for k in short)
+        message = (
+            "a trial needs " + ", ".join(f"{v:g} {k}s" for k, v in short.items())
+            + f" but this Ray cluster has {have} (see the preset's `resources`)"
+        )  # fmt: skip
+        if local:
+            raise RayUnavailable(message)
+        import warnings
+
+        warnings.warn(message + "; trials wait until the cluster grows", stacklevel=2)
 
     def _trial_resources(self) -> dict[str, float]:
         """What the Tune trial itself reserves: everything, or nothing for data-parallel.

@@ -156,3 +156,15 @@ def test_ui_serves_the_store_given() -> None:
     assert command[1:4] == ["-m", "mlflow", "server"]
     assert command[command.index("--backend-store-uri") + 1] == "sqlite:////x/mlflow.db"
     assert command[command.index("--port") + 1] == "5123"
+
+
+def test_trial_larger_than_the_local_ray_is_refused_before_training(lab: dict[str, Path]) -> None:
+    big = lab["root"] / "big.yaml"
+    big.write_text(lab["preset"].read_text().replace("cpus: 1", "cpus: 3"), encoding="utf-8")
+    store = lab["root"] / "store-big"
+    args = [*_args(lab, "--num-cpus", "2"), "--preset", str(big), "--storage", str(store),
+            "--tracking-uri", f"sqlite:///{lab['root']}/big.db"]  # fmt: skip
+    result = CliRunner().invoke(run_ablation, args)
+    assert result.exit_code == EXIT_PREFLIGHT, result.output
+    assert "a trial needs 3 CPUs but this Ray cluster has 2 CPUs" in result.stderr
+    assert not list(store.glob("*/work"))  # no training started
