@@ -308,8 +308,14 @@ def execute_work(work: TrialWork, report: Reporter | None = None, *, rank: int =
         checkpoint = _checkpoint(task)
         for evaluation in task.evaluations:
             _evaluate_variant(evaluation, checkpoint, task, tracker, work.run_id)
-        return TrialOutcome(task.trial_id, SKIPPED, work.run_id, dict(work.metrics))
-    return _train_and_log(task, tracker, work.run_id, report, new_run=work.new_run, rank=rank)
+        outcome = TrialOutcome(task.trial_id, SKIPPED, work.run_id, dict(work.metrics))
+    else:
+        outcome = _train_and_log(task, tracker, work.run_id, report, new_run=work.new_run)
+    if not rank:  # the outcome is what a data-parallel launcher reads back
+        outcome.write(task.trial_dir)
+        if outcome.status == FINISHED:
+            Path(task.trial_dir, "metrics.json").write_text(json.dumps(outcome.metrics, indent=2))
+    return outcome
 
 
 def run_trial(
@@ -356,12 +362,12 @@ def run_trial(
     return outcome
 
 
-def _train_and_log(task, tracker, run_id, report, *, new_run: bool, rank: int) -> TrialOutcome:
+def _train_and_log(task, tracker, run_id, report, *, new_run: bool) -> TrialOutcome:
     from mmengine.config import Config
 
     from sbr.tracking.mlflow import flatten
 
-    if new_run and not rank:  # a reused run has them already (MLflow refuses to change one)
+    if new_run:  # a reused run has them already (MLflow refuses to change one)
         cfg = Config.fromfile(task.config_file)
         tracker.log_params(run_id, {**flatten(cfg.to_dict()), **task.params})
     runner, hook, start_iter, metrics = _train(task, tracker, run_id, report)
@@ -373,13 +379,9 @@ def _train_and_log(task, tracker, run_id, report, *, new_run: bool, rank: int) -
     tracker.end_run(run_id)
     if report is not None:
         report({"iteration": runner.iter, **{k.split("/")[-1]: v for k, v in metrics.items()}})
-    outcome = TrialOutcome(
+    return TrialOutcome(
         task.trial_id, FINISHED, run_id, metrics, None, start_iter, int(runner.iter)
     )
-    if not rank:
-        (Path(task.trial_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        outcome.write(task.trial_dir)
-    return outcome
 
 
 __all__ = ["Reporter", "execute_work", "run_trial"]

@@ -101,3 +101,29 @@ def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path)
     (variant,) = tracker.search({M.TAG_KIND: "evaluation"})
     assert variant.data.tags[M.TAG_STATUS] == "finished"
     assert M.BBOX_AP in variant.data.metrics
+
+
+@pytest.mark.parametrize(("rank", "written"), [(0, True), (1, False)], ids=["rank0", "rank1"])
+def test_trained_work_outcome_is_written_by_rank_zero_only(
+    tmp_path: Path, rank: int, written: bool
+) -> None:
+    """A trained trial whose variants a data-parallel group evaluates: the launcher reads
+    the outcome back from the trial folder, so rank 0 must write it (and only rank 0)."""
+    from sbr.runners.base import TrialOutcome, TrialTask, TrialWork
+    from sbr.runners.trial import execute_work
+    from sbr.tracking.mlflow import default_tracking_uri
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "last_checkpoint").write_text(str(tmp_path / "work" / "iter_2.pth"))
+    task = TrialTask(
+        trial_id="t1", trial_dir=str(tmp_path), config_file="unused.py", evaluations=(),
+        tags={}, params={}, cpus=2, tracking_uri=default_tracking_uri(tmp_path),
+        experiment_id="0", workers=2,
+    )  # fmt: skip
+    work = TrialWork(task, "run-1", new_run=False, trained=True, metrics={M.BBOX_AP: 0.5})
+
+    outcome = execute_work(work, rank=rank)
+
+    assert (outcome.status, outcome.metrics) == ("skipped", {M.BBOX_AP: 0.5})
+    assert (TrialOutcome.read(tmp_path) == outcome) is written
+    assert task.threads == 1  # 2 CPUs over 2 workers
