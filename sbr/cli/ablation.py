@@ -295,7 +295,7 @@ def _execute(
     worker_logs,
 ) -> None:
     from sbr.runners.execute import RunSettings, run_expansion, summary_lines
-    from sbr.runners.local import LocalLauncher
+    from sbr.runners.local import LocalLauncher, progress_line
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher, RayUnavailable
     from sbr.specs.schema import trial_workers
     from sbr.tracking.mlflow import resolve_tracking_uri
@@ -311,7 +311,10 @@ def _execute(
         storage=storage, tracking_uri=uri, cpus_per_trial=cpus, workers_per_trial=workers
     )
     if in_process:
-        launcher = LocalLauncher(max_retries=max_retries)
+        launcher = LocalLauncher(
+            max_retries=max_retries,
+            progress=lambda trial, metrics: click.echo(progress_line(trial, metrics)),
+        )
     else:
         launcher = RayTuneLauncher(
             RaySettings(

@@ -23,11 +23,13 @@ from sbr.metrics import (
     ARTIFACT_CONFIG,
     ARTIFACT_IOU_DIR,
     ARTIFACT_LOG_DIR,
+    BBOX_AP,
     LOSS_PREFIX,
     METRIC_IMAGES_PER_S,
     METRIC_LR,
     METRIC_PARAMS,
     METRIC_PEAK_MEMORY_MB,
+    SEGM_AP,
     TAG_ERROR,
     TAG_EVAL,
     TAG_KIND,
@@ -68,6 +70,53 @@ def _scalar(value: Any) -> float:
     return float(value.detach()) if hasattr(value, "detach") else float(value)
 
 
+def eta_seconds(elapsed_s: float, done: int, remaining: int) -> float | None:
+    """Seconds left at the mean pace so far (None before the first iteration is done)."""
+    if done <= 0:
+        return None
+    return elapsed_s / done * max(0, remaining)
+
+
+def format_eta(seconds: float | None) -> str:
+    """``h:mm:ss`` (``?`` when unknown)."""
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _short_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``coco/bbox_mAP`` -> ``bbox_mAP``: the live table's column names."""
+    return {k.split("/")[-1]: v for k, v in metrics.items()}
+
+
+def progress_report(
+    step: int,
+    max_iters: int,
+    eta_s: float | None,
+    ap: Mapping[str, float],
+    loss: float | None = None,
+) -> dict[str, Any]:
+    """One progress report; the first four (numeric) keys are the live table's columns.
+
+    Ray Tune's table shows the first four numbers of the first report, so every report
+    carries iteration, ETA (minutes), bbox and segm AP (NaN until the first evaluation)
+    in that order; loss and the text forms (``12/300``, ``0:03:10``) follow.
+    """
+    nan = float("nan")
+    report: dict[str, Any] = {
+        "iteration": step,
+        "eta_min": nan if eta_s is None else round(eta_s / 60, 1),
+        "bbox_mAP": ap.get(BBOX_AP, nan),
+        "segm_mAP": ap.get(SEGM_AP, nan),
+        "loss": nan if loss is None else loss,
+        "progress": f"{step}/{max_iters}",
+        "eta": format_eta(eta_s),
+    }
+    return report
+
+
 def _inject_fault(trial_dir: Path, fault: Fault | None, iteration: int) -> None:
     if fault is None or iteration != fault.at_iter:
         return
@@ -104,9 +153,11 @@ def _tracking_hook(
             self.val_at = -1
             self.start_iter = 0
             self._t0 = 0.0
+            self._t_train = 0.0
 
         def before_train(self, runner: Any) -> None:  # after a resume has loaded
             self.start_iter = runner.iter
+            self._t_train = time.perf_counter()
 
         def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
             _inject_fault(trial_dir, fault, runner.iter)
@@ -121,7 +172,10 @@ def _tracking_hook(
                 values[METRIC_LR] = float(lr[0])
             log(values, step)
             if report is not None:
-                report({"iteration": step, "loss": values.get(f"{LOSS_PREFIX}loss", 0.0)})
+                elapsed = time.perf_counter() - self._t_train
+                eta = eta_seconds(elapsed, step - self.start_iter, runner.max_iters - step)
+                loss = values.get(f"{LOSS_PREFIX}loss")
+                report(progress_report(step, runner.max_iters, eta, self.val_metrics, loss))
 
         def before_val_epoch(self, runner: Any) -> None:
             self.val_seconds, self.val_images = 0.0, 0
@@ -136,6 +190,8 @@ def _tracking_hook(
         def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
             self.val_metrics = {k: float(v) for k, v in (metrics or {}).items()}
             self.val_at = runner.iter
+            if report is not None:  # the latest AP in the live table (every rank calls it)
+                report(progress_report(runner.iter, runner.max_iters, None, self.val_metrics))
 
     return _SBRTrackingHook()
 
@@ -378,10 +434,18 @@ def _train_and_log(task, tracker, run_id, report, *, new_run: bool) -> TrialOutc
     tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
     tracker.end_run(run_id)
     if report is not None:
-        report({"iteration": runner.iter, **{k.split("/")[-1]: v for k, v in metrics.items()}})
+        final = progress_report(runner.iter, runner.max_iters, 0.0, metrics)
+        report({**final, **_short_metrics(metrics)})
     return TrialOutcome(
         task.trial_id, FINISHED, run_id, metrics, None, start_iter, int(runner.iter)
     )
 
 
-__all__ = ["Reporter", "execute_work", "run_trial"]
+__all__ = [
+    "Reporter",
+    "eta_seconds",
+    "execute_work",
+    "format_eta",
+    "progress_report",
+    "run_trial",
+]

@@ -31,6 +31,7 @@ class Lab:
     settings: RunSettings
     result: AblationResult
     tracker: Any
+    progress: list[tuple[str, dict]]
 
     def outcome(self, row: int):
         trial = self.expansion.rows[row].trial_id
@@ -55,8 +56,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
         tracking_uri=default_tracking_uri(root),
         faults={expansion.rows[0].trial_id: Fault(at_iter=1)},
     )
-    result = run_expansion(expansion, settings=settings, launcher=LocalLauncher(max_retries=1))
-    return Lab(expansion, settings, result, Tracker(settings.tracking_uri))
+    progress: list[tuple[str, dict]] = []
+    launcher = LocalLauncher(max_retries=1, progress=lambda t, m: progress.append((t, dict(m))))
+    result = run_expansion(expansion, settings=settings, launcher=launcher)
+    return Lab(expansion, settings, result, Tracker(settings.tracking_uri), progress)
 
 
 def test_rows_sharing_a_training_train_it_once(lab: Lab) -> None:
@@ -175,3 +178,29 @@ def test_new_evaluation_variant_of_a_finished_training_runs_without_retraining(
     assert len(lab.runs(0)) == 1  # not retrained
     evaluations = {r.data.tags[M.TAG_EVAL] for r in lab.runs(0, kind="evaluation")}
     assert evaluations == {lab.expansion.rows[1].eval_id, wider.rows[1].eval_id}
+
+
+def test_progress_reports_iterations_eta_and_the_latest_ap(lab: Lab) -> None:
+    from sbr.runners.local import progress_line
+
+    trial = lab.expansion.rows[0].trial_id
+    reports = [m for t, m in lab.progress if t == trial]
+    steps = [m for m in reports if m["loss"] == m["loss"]]  # training steps: loss not NaN
+    assert [m["progress"] for m in steps] == ["1/2", "2/2"]  # the resumed attempt goes on at 2
+    assert steps[-1]["eta"] == "0:00:00" and isinstance(steps[-1]["loss"], float)
+    # Ray Tune's live table shows the first four numbers of a trial's first report
+    assert list(steps[0])[:4] == ["iteration", "eta_min", "bbox_mAP", "segm_mAP"]
+    assert M.BBOX_AP.split("/")[-1] in reports[-1]  # then the AP of the evaluation
+    line = progress_line(trial, steps[0])
+    assert line.startswith(f"{trial}  1/2  eta ") and "loss" in line
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "done", "remaining", "text"),
+    [(10.0, 0, 5, "?"), (10.0, 2, 3, "0:00:15"), (7200.0, 1, 1, "2:00:00"), (5.0, 5, 0, "0:00:00")],
+    ids=["unknown", "mean-pace", "hours", "done"],
+)
+def test_eta(elapsed: float, done: int, remaining: int, text: str) -> None:
+    from sbr.runners.trial import eta_seconds, format_eta
+
+    assert format_eta(eta_seconds(elapsed, done, remaining)) == text
