@@ -127,3 +127,42 @@ def test_trained_work_outcome_is_written_by_rank_zero_only(
     assert (outcome.status, outcome.metrics) == ("skipped", {M.BBOX_AP: 0.5})
     assert (TrialOutcome.read(tmp_path) == outcome) is written
     assert task.threads == 1  # 2 CPUs over 2 workers
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_cuda_devices() < 2, reason="needs 2 CUDA GPUs (NCCL data-parallel)")
+def test_data_parallel_trial_on_two_gpus_with_nccl(tmp_path: Path) -> None:
+    """The GPU path: one Ray Train worker per GPU, NCCL, CUDA DDP, rank 0 logging."""
+    from sbr.data.synth import synthesize
+    from sbr.runners.ray_tune import RaySettings, RayTuneLauncher
+    from sbr.tracking.mlflow import Tracker, default_tracking_uri
+
+    synthesize(tmp_path / "data", seed=0, images=8, val_images=4)
+    expansion = tiny_expansion(tmp_path / "spec", tmp_path / "data", GOOD_ROW, seed=6)
+    (trial,) = [t.trial_id for t in expansion.trials]
+    settings = RunSettings(
+        storage=tmp_path / "store",
+        tracking_uri=default_tracking_uri(tmp_path),
+        cpus_per_trial=2,
+        workers_per_trial=2,
+    )
+    launcher = RayTuneLauncher(
+        RaySettings(
+            cpus_per_trial=2, gpus_per_trial=2, workers_per_trial=2,
+            storage=str(tmp_path / "ray"), verbose=0,
+        )
+    )  # fmt: skip
+    (outcome,) = run_expansion(expansion, settings=settings, launcher=launcher).outcomes
+
+    assert outcome.status == "finished", outcome.error
+    (log,) = sorted((settings.storage / trial / "work").glob("*/*.log"))
+    text = log.read_text()
+    assert "Distributed training: True" in text and "GPU number: 2" in text
+    (run,) = Tracker(settings.tracking_uri).search({M.TAG_TRIAL: trial, M.TAG_KIND: "training"})
+    assert run.data.metrics[M.METRIC_PEAK_MEMORY_MB] > 0  # torch.cuda.max_memory_allocated
