@@ -49,25 +49,41 @@ def test_data_parallel_config_edits(fields: dict, expected: dict) -> None:
     assert [e["collect_device"] for e in cfg.test_evaluator] == ["gpu", "gpu"]
 
 
-@pytest.mark.slow
-def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path) -> None:
-    """A 2-worker trial on a head + worker node (1 CPU each): both ranks must be placed,
-    on different nodes; a failure before iteration 1 is retried from the checkpoint;
-    rank 0 alone logs (no duplicate steps); the evaluation-only variant runs too."""
-    pytest.importorskip("ray")
+def _two_worker_trial(tmp_path: Path, *rows: str, seed: int, fault: Fault | None = None):
+    """(trial id, run settings) of a one-trial expansion trained by 2 workers x 1 CPU."""
     from sbr.data.synth import synthesize
-    from sbr.runners.ray_tune import RANK_NODE_FILE, RaySettings, RayTuneLauncher
-    from sbr.tracking.mlflow import Tracker, default_tracking_uri
+    from sbr.tracking.mlflow import default_tracking_uri
 
     synthesize(tmp_path / "data", seed=0, images=8, val_images=4)
-    expansion = tiny_expansion(tmp_path / "spec", tmp_path / "data", GOOD_ROW, VARIANT_ROW, seed=5)
+    expansion = tiny_expansion(tmp_path / "spec", tmp_path / "data", *rows, seed=seed)
     (trial,) = [t.trial_id for t in expansion.trials]
     settings = RunSettings(
         storage=tmp_path / "store",
         tracking_uri=default_tracking_uri(tmp_path),
         cpus_per_trial=2,
         workers_per_trial=2,
-        faults={trial: Fault(at_iter=1)},
+        faults={trial: fault} if fault else {},
+    )
+    return expansion, trial, settings
+
+
+def _assert_world_size_two(trial_dir: Path) -> None:
+    log = sorted((trial_dir / "work").glob("*/*.log"))[-1]
+    text = log.read_text()
+    assert "Distributed training: True" in text and "GPU number: 2" in text  # world size 2
+
+
+@pytest.mark.slow
+def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path) -> None:
+    """A 2-worker trial on a head + worker node (1 CPU each): both ranks must be placed,
+    on different nodes; a failure before iteration 1 is retried from the checkpoint;
+    rank 0 alone logs (no duplicate steps); the evaluation-only variant runs too."""
+    pytest.importorskip("ray")
+    from sbr.runners.ray_tune import RANK_NODE_FILE, RaySettings, RayTuneLauncher
+    from sbr.tracking.mlflow import Tracker
+
+    expansion, trial, settings = _two_worker_trial(
+        tmp_path, GOOD_ROW, VARIANT_ROW, seed=5, fault=Fault(at_iter=1)
     )
     with two_node_cluster() as address:
         launcher = RayTuneLauncher(
@@ -88,9 +104,7 @@ def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path)
     trial_dir = settings.storage / trial
     ranks = [(trial_dir / RANK_NODE_FILE.format(rank=r)).read_text().strip() for r in (0, 1)]
     assert len(set(ranks)) == 2  # one rank on each node
-    (log,) = sorted((trial_dir / "work").glob("*/*.log"))[-1:]
-    text = log.read_text()
-    assert "Distributed training: True" in text and "GPU number: 2" in text  # world size 2
+    _assert_world_size_two(trial_dir)
 
     tracker = Tracker(settings.tracking_uri)
     (run,) = tracker.search({M.TAG_TRIAL: trial, M.TAG_KIND: "training"})
@@ -139,19 +153,10 @@ def _cuda_devices() -> int:
 @pytest.mark.skipif(_cuda_devices() < 2, reason="needs 2 CUDA GPUs (NCCL data-parallel)")
 def test_data_parallel_trial_on_two_gpus_with_nccl(tmp_path: Path) -> None:
     """The GPU path: one Ray Train worker per GPU, NCCL, CUDA DDP, rank 0 logging."""
-    from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher
-    from sbr.tracking.mlflow import Tracker, default_tracking_uri
+    from sbr.tracking.mlflow import Tracker
 
-    synthesize(tmp_path / "data", seed=0, images=8, val_images=4)
-    expansion = tiny_expansion(tmp_path / "spec", tmp_path / "data", GOOD_ROW, seed=6)
-    (trial,) = [t.trial_id for t in expansion.trials]
-    settings = RunSettings(
-        storage=tmp_path / "store",
-        tracking_uri=default_tracking_uri(tmp_path),
-        cpus_per_trial=2,
-        workers_per_trial=2,
-    )
+    expansion, trial, settings = _two_worker_trial(tmp_path, GOOD_ROW, seed=6)
     launcher = RayTuneLauncher(
         RaySettings(
             cpus_per_trial=2, gpus_per_trial=2, workers_per_trial=2,
@@ -161,8 +166,6 @@ def test_data_parallel_trial_on_two_gpus_with_nccl(tmp_path: Path) -> None:
     (outcome,) = run_expansion(expansion, settings=settings, launcher=launcher).outcomes
 
     assert outcome.status == "finished", outcome.error
-    (log,) = sorted((settings.storage / trial / "work").glob("*/*.log"))
-    text = log.read_text()
-    assert "Distributed training: True" in text and "GPU number: 2" in text
+    _assert_world_size_two(settings.storage / trial)
     (run,) = Tracker(settings.tracking_uri).search({M.TAG_TRIAL: trial, M.TAG_KIND: "training"})
     assert run.data.metrics[M.METRIC_PEAK_MEMORY_MB] > 0  # torch.cuda.max_memory_allocated
