@@ -105,7 +105,7 @@ def progress_report(
     in that order; loss and the text forms (``12/300``, ``0:03:10``) follow.
     """
     nan = float("nan")
-    report: dict[str, Any] = {
+    return {
         "iteration": step,
         "eta_min": nan if eta_s is None else round(eta_s / 60, 1),
         "bbox_mAP": ap.get(BBOX_AP, nan),
@@ -114,7 +114,6 @@ def progress_report(
         "progress": f"{step}/{max_iters}",
         "eta": format_eta(eta_s),
     }
-    return report
 
 
 def _inject_fault(trial_dir: Path, fault: Fault | None, iteration: int) -> None:
@@ -229,8 +228,6 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
     logged = _last_logged_step(tracker, run_id) if resume else 0
 
     def log_new_steps(values: dict, step: int) -> None:
-        # Steps logged after the last checkpoint by an interrupted attempt are trained
-        # again on resume: keep the first values, never two values for one step.
         if step > logged:
             tracker.log_metrics(run_id, values, step)
 
@@ -414,8 +411,7 @@ def run_trial(
                 )
                 tracker.end_run(work.run_id, failed=True)
             raise
-    outcome.write(trial_dir)
-    return outcome
+    return outcome  # execute_work (rank 0) wrote it into the trial folder
 
 
 def _train_and_log(task, tracker, run_id, report, *, new_run: bool) -> TrialOutcome:
