@@ -59,6 +59,37 @@ def last_preset(tracker: Any, tables: list[str]) -> str | None:
     return None
 
 
+def _mark_interrupted(rows: list[dict[str, Any]], trainings: dict, tracker: Any) -> None:
+    """``running`` rows whose ``run-ablation`` process died show as ``interrupted``.
+
+    Read-only: the next ``run-ablation`` closes such runs in the store (KILLED).
+    """
+    from sbr.metrics import TAG_KIND
+    from sbr.runners.execute import driver_died
+    from sbr.tracking.mlflow import KIND_ABLATION, PARENT_TAG
+
+    parents = {r.info.run_id: r for r in tracker.search({TAG_KIND: KIND_ABLATION})}
+    by_run = {run.info.run_id: run for run in trainings.values()}
+    for row in rows:
+        run = by_run.get(row["run_id"])
+        parent = parents.get(run.data.tags.get(PARENT_TAG, "")) if run is not None else None
+        if row["status"] == "running" and parent is not None and driver_died(parent):
+            row["status"] = "interrupted"
+
+
+def _add_progress(rows: list[dict[str, Any]], tracker: Any) -> None:
+    """``iteration``: the last logged training step of unfinished runs (None otherwise)."""
+    from sbr.metrics import LOSS_PREFIX
+
+    steps: dict[str, int | None] = {}
+    for row in rows:
+        run_id, unfinished = row["run_id"], row["status"] in ("running", "interrupted", "failed")
+        if run_id is not None and unfinished and run_id not in steps:
+            history = tracker.metric_history(run_id, f"{LOSS_PREFIX}loss")
+            steps[run_id] = history[-1][0] if history else None
+        row["iteration"] = steps.get(run_id) if unfinished else None
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -114,13 +145,16 @@ def status(
     for run in reversed(tracker.search({TAG_KIND: KIND_EVALUATION})):  # newest wins
         evaluations[run.data.tags.get(TAG_EVAL)] = run
     rows = [_row_status(r, trainings, evaluations) for r in expansion.rows]
+    _mark_interrupted(rows, trainings, tracker)
+    _add_progress(rows, tracker)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
+        state = r["status"] if r["iteration"] is None else f"{r['status']} @ iter {r['iteration']}"
         click.echo(
             f"{r['table']:<8} {r['row']:<6} {r['label']:<18} trial {r['trial']}  "
-            f"{r['status']:<27} bbox {_fmt(r['bbox_mAP'])}  segm {_fmt(r['segm_mAP'])}"
+            f"{state:<27} bbox {_fmt(r['bbox_mAP'])}  segm {_fmt(r['segm_mAP'])}"
         )
 
 

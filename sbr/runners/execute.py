@@ -201,6 +201,17 @@ def prepare_task(
     )
 
 
+def driver_died(run: Any) -> bool:
+    """True for an ablation run still RUNNING whose ``run-ablation`` process (on this
+    host) is gone; False when alive or when it cannot be told (another host, no tag)."""
+    from sbr.runners.lock import pid_alive
+
+    owner, _, pid = run.data.tags.get(TAG_DRIVER, "").rpartition(":")
+    if run.info.status != "RUNNING" or owner != socket.gethostname() or not pid.isdigit():
+        return False
+    return not pid_alive(int(pid))
+
+
 def close_orphaned_runs(tracker: Any) -> list[str]:
     """Close the runs of ``run-ablation`` processes of this host that died (SIGKILL, node loss).
 
@@ -209,7 +220,6 @@ def close_orphaned_runs(tracker: Any) -> list[str]:
     and the MLflow UI then tell a dead run from a live one. Rerunning the command
     reopens the interrupted training runs and resumes them. Returns the closed run ids.
     """
-    from sbr.runners.lock import pid_alive
     from sbr.tracking.mlflow import (
         KIND_ABLATION,
         KIND_TRAINING,
@@ -218,12 +228,9 @@ def close_orphaned_runs(tracker: Any) -> list[str]:
         STATUS_RUNNING,
     )
 
-    host, closed = socket.gethostname(), []
+    closed = []
     for run in tracker.search({TAG_KIND: KIND_ABLATION}):
-        owner, _, pid = run.data.tags.get(TAG_DRIVER, "").rpartition(":")
-        if run.info.status != "RUNNING" or owner != host or not pid.isdigit():
-            continue
-        if pid_alive(int(pid)):
+        if not driver_died(run):
             continue
         children = tracker.search({TAG_KIND: KIND_TRAINING, PARENT_TAG: run.info.run_id})
         for child in [c for c in children if c.info.status == "RUNNING"] + [run]:
@@ -330,6 +337,7 @@ __all__ = [
     "RunSettings",
     "check_data",
     "close_orphaned_runs",
+    "driver_died",
     "prepare_task",
     "run_expansion",
     "summary_lines",

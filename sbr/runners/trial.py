@@ -171,10 +171,16 @@ def _tracking_hook(
                 values[METRIC_LR] = float(lr[0])
             log(values, step)
             if report is not None:
-                elapsed = time.perf_counter() - self._t_train
-                eta = eta_seconds(elapsed, step - self.start_iter, runner.max_iters - step)
                 loss = values.get(f"{LOSS_PREFIX}loss")
+                eta = self.eta(runner, step)
                 report(progress_report(step, runner.max_iters, eta, self.val_metrics, loss))
+
+        def eta(self, runner: Any, step: int) -> float | None:
+            """Seconds left in training (None outside training or before a step)."""
+            if not self._t_train:
+                return None
+            elapsed = time.perf_counter() - self._t_train
+            return eta_seconds(elapsed, step - self.start_iter, runner.max_iters - step)
 
         def before_val_epoch(self, runner: Any) -> None:
             self.val_seconds, self.val_images = 0.0, 0
@@ -190,7 +196,8 @@ def _tracking_hook(
             self.val_metrics = {k: float(v) for k, v in (metrics or {}).items()}
             self.val_at = runner.iter
             if report is not None:  # the latest AP in the live table (every rank calls it)
-                report(progress_report(runner.iter, runner.max_iters, None, self.val_metrics))
+                eta = self.eta(runner, runner.iter)
+                report(progress_report(runner.iter, runner.max_iters, eta, self.val_metrics))
 
     return _SBRTrackingHook()
 

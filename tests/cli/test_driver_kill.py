@@ -23,9 +23,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
+from click.testing import CliRunner  # noqa: E402
 from tiny_trials import GOOD_ROW, write_preset, write_spec  # noqa: E402
 
 from sbr import metrics as M  # noqa: E402
+from sbr.cli.status import status as status_command  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -143,6 +145,12 @@ def test_killed_driver_rerun_skips_finished_and_resumes_interrupted_trial(tmp_pa
         busy = [d for d in dirs if d not in done and past_checkpoint(d / "work")]
         return (done[0], busy[0]) if done and busy else None
 
+    seen: list[tuple[Path, Path] | None] = []
+
+    def ready() -> bool:  # keeps what it saw: the folders change after the kill decision
+        seen.append(kill_point())
+        return seen[-1] is not None
+
     first_log = tmp_path / "driver1.log"
     with first_log.open("wb") as out:
         proc = subprocess.Popen(
@@ -150,15 +158,27 @@ def test_killed_driver_rerun_skips_finished_and_resumes_interrupted_trial(tmp_pa
         )
     try:
         what = "one trial finished and the other past a checkpoint"
-        _wait(what, lambda: kill_point() is not None, proc, first_log, PHASE_TIMEOUT_S)
+        _wait(what, ready, proc, first_log, PHASE_TIMEOUT_S)
     finally:
         if proc.poll() is None:
             _kill_driver(proc)
-    finished, interrupted = kill_point()
+    finished, interrupted = seen[-1]  # as seen when the kill was decided
     assert not (interrupted / "outcome.json").is_file(), "killed too late\n" + _tail(first_log)
     assert len(trials()) == 2, [d.name for d in trials()]
     kept = _mtimes(finished / "work")
     assert f"iter_{ITERS}.pth" in kept, kept
+
+    # Between the two runs, `sbr status` tells the dead trial from the finished one.
+    shown = CliRunner().invoke(
+        status_command,
+        [str(spec), "--preset", str(preset), "--data", str(tmp_path / "data"), "--seeds", "2",
+         "--tracking-uri", uri, "--json"],
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    rows = {r["trial"]: r for r in json.loads(shown.stdout)}
+    assert (rows[finished.name]["status"], rows[finished.name]["iteration"]) == ("finished", None)
+    assert rows[interrupted.name]["status"] == "interrupted"
+    assert rows[interrupted.name]["iteration"] >= 2  # its MLflow steps reach its checkpoint
 
     second_log = tmp_path / "driver2.log"
     with second_log.open("wb") as out:
