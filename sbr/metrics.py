@@ -6,6 +6,8 @@ MMEngine's CocoMetric keys are kept as they are (``coco/bbox_mAP``...).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 COCO_PREFIX = "coco"
 #: COCO summary statistics as CocoMetric names them, in the paper's column order.
 COCO_STATS = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
@@ -19,6 +21,11 @@ def coco_key(iou_type: str, stat: str = "mAP") -> str:
     if stat not in COCO_STATS:
         raise ValueError(f"stat must be one of {COCO_STATS}, got {stat!r}")
     return f"{COCO_PREFIX}/{iou_type}_{stat}"
+
+
+def short_names(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``coco/bbox_mAP`` -> ``bbox_mAP``: the names of Ray Tune's live table."""
+    return {key.split("/")[-1]: value for key, value in metrics.items()}
 
 
 BBOX_AP = coco_key("bbox")

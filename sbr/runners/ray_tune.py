@@ -308,13 +308,12 @@ def _bare_trainable(config: Mapping[str, Any], tasks: Mapping[str, TrialTask]) -
     from ray import tune
 
     from sbr.engine.train import run_training
+    from sbr.metrics import short_names
 
     task = tasks[config["trial"]]
     torch.set_num_threads(task.threads)
     result = run_training(task.config_file, work_dir=Path(task.trial_dir) / "bare")
-    tune.report(
-        {"iteration": result.end_iter, **{k.split("/")[-1]: v for k, v in result.metrics.items()}}
-    )
+    tune.report({"iteration": result.end_iter, **short_names(result.metrics)})
 
 
 def bare_tune_seconds(tasks: Sequence[TrialTask], settings: RaySettings) -> float:

@@ -35,6 +35,7 @@ from sbr.metrics import (
     TAG_KIND,
     TAG_STATUS,
     TAG_TRIAL,
+    short_names,
 )
 from sbr.runners.base import (
     FINISHED,
@@ -84,11 +85,6 @@ def format_eta(seconds: float | None) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _short_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    """``coco/bbox_mAP`` -> ``bbox_mAP``: the live table's column names."""
-    return {k.split("/")[-1]: v for k, v in metrics.items()}
 
 
 def progress_report(
@@ -438,7 +434,7 @@ def _train_and_log(task, tracker, run_id, report, *, new_run: bool) -> TrialOutc
     tracker.end_run(run_id)
     if report is not None:
         final = progress_report(runner.iter, runner.max_iters, 0.0, metrics)
-        report({**final, **_short_metrics(metrics)})
+        report({**final, **short_names(metrics)})
     return TrialOutcome(
         task.trial_id, FINISHED, run_id, metrics, None, start_iter, int(runner.iter)
     )
