@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,7 +254,7 @@ def expand(
     evaluations: dict[str, EvalSpec] = {}
     planned = []
     for spec in specs:
-        root = data_root or spec.defaults.data_root or preset.data_root
+        root = _normal_root(data_root or spec.defaults.data_root or preset.data_root)
         for row in spec_rows(spec):
             schedule = _schedule_of(spec, row, preset)
             config = canonical_config(row.config)
@@ -286,6 +287,11 @@ def evaluation_suffix(overrides: Sequence[Override]) -> str:
     if not overrides:
         return "final"
     return "eval-" + content_hash([[o.path, o.value] for o in overrides], chars=8)
+
+
+def _normal_root(root: str | None) -> str | None:
+    """``data/synth/`` and ``data/synth`` name the same dataset, hence the same trials."""
+    return None if root is None else os.path.normpath(root)
 
 
 def _evaluation(trial_id: str, overrides: tuple[Override, ...]) -> EvalSpec:

@@ -82,6 +82,9 @@ def test_identity_covers_training_only(
     ("kwargs", "changes"),
     [
         pytest.param({"data_root": "/elsewhere"}, True, id="data-root"),
+        # the paper preset says data/coco/: other spellings of the same folder, same trials
+        pytest.param({"data_root": "data/coco"}, False, id="no-trailing-slash"),
+        pytest.param({"data_root": "./data/coco/"}, False, id="dot-prefix"),
         pytest.param({"seeds": [1]}, True, id="seed"),
         pytest.param({"seeds": [0]}, False, id="same-seed"),
     ],
