@@ -1,7 +1,8 @@
 """Tidy run results -> one value per (table row, column): seeds averaged, runs chosen.
 
-The tidy frame (:data:`TIDY_COLUMNS`) has one record per (run, table row, metric),
-as :func:`sbr.tracking.runs.runs_to_frame` builds it. A run with no metric (a failed
+The tidy frame (:data:`sbr.tracking.runs.TIDY_COLUMNS`, the tracking layer's schema,
+re-exported here) has one record per (run, table row, metric), as
+:func:`sbr.tracking.runs.runs_to_frame` builds it. A run with no metric (a failed
 training) still has one record with ``metric`` and ``value`` empty, so that a failed
 row is reported as failed rather than missing.
 """
@@ -14,21 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sbr.reports.tables import TableLayout
-
-#: Columns of the tidy results frame.
-TIDY_COLUMNS = (
-    "run_id",
-    "trial_id",
-    "eval_id",
-    "kind",
-    "status",
-    "seed",
-    "table",
-    "row",
-    "metric",
-    "value",
-    "start_time",
-)
+from sbr.tracking.runs import TIDY_COLUMNS, empty_tidy
 
 #: Columns of :func:`summarize`'s frame.
 SUMMARY_COLUMNS = ("row", "column", "mean", "std", "n", "status", "run_ids")
@@ -39,11 +26,6 @@ STATUS_MISSING = "missing"  # no run serves the row
 STATUS_FAILED = "failed"  # only failed runs serve the row
 STATUS_RUNNING = "running"  # only unfinished runs serve the row
 STATUS_NOT_RECORDED = "not_recorded"  # finished runs, but this metric was not logged
-
-
-def empty_tidy() -> pd.DataFrame:
-    """A tidy results frame with no records (an empty tracking store)."""
-    return pd.DataFrame({name: pd.Series(dtype=object) for name in TIDY_COLUMNS})
 
 
 def _serves(eval_ids: pd.Series, suffix: str) -> pd.Series:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sbr.runners.fault_injection import Fault  # test hook; re-exported for the tests
+
 #: Outcome status of a trial in one invocation.
 FINISHED = "finished"
 SKIPPED = "skipped"  # finished in an earlier invocation
@@ -32,16 +34,6 @@ class EvalTask:
 
 
 @dataclass(frozen=True)
-class Fault:
-    """Test-only fault: raise before iteration ``at_iter`` in the first ``times`` attempts."""
-
-    at_iter: int
-    times: int = 1
-    #: SIGKILL the trial's own process instead of raising (a real worker crash).
-    kill: bool = False
-
-
-@dataclass(frozen=True)
 class TrialTask:
     """Everything a trial process needs, as plain data.
 
@@ -56,7 +48,7 @@ class TrialTask:
         tracking_uri: MLflow store.
         experiment_id: MLflow experiment.
         parent_run_id: The invocation's parent run (None: top-level run).
-        fault: Test-only fault injection.
+        fault: TEST HOOK (:mod:`sbr.runners.fault_injection`); None in a user's run.
         workers: Data-parallel training processes (1: train in the trial's own process).
     """
 

@@ -63,7 +63,8 @@ class RunSettings:
         experiment: MLflow experiment name.
         cpus_per_trial: CPUs per trial (torch threads inside the trial, over its workers).
         workers_per_trial: Data-parallel training processes per trial.
-        faults: Test-only fault injection per trial id.
+        faults: TEST HOOK (:mod:`sbr.runners.fault_injection`): faults per trial id.
+            Only tests set it; no CLI flag, spec or preset does.
     """
 
     storage: Path = DEFAULT_STORAGE

@@ -42,7 +42,6 @@ from sbr.runners.base import (
     SKIPPED,
     EvalTask,
     Executor,
-    Fault,
     TrialOutcome,
     TrialTask,
     TrialWork,
@@ -52,7 +51,6 @@ from sbr.runners.lock import TrialLock
 
 #: ``report(metrics)`` forwards progress to the launcher (Ray Tune's ``tune.report``).
 Reporter = Callable[[Mapping[str, Any]], None]
-_FAULT_FILE = ".faults"
 
 
 def _is_finished(run: Any) -> bool:
@@ -112,28 +110,11 @@ def progress_report(
     }
 
 
-def _inject_fault(trial_dir: Path, fault: Fault | None, iteration: int) -> None:
-    if fault is None or iteration != fault.at_iter:
-        return
-    marker = trial_dir / _FAULT_FILE
-    done = int(marker.read_text()) if marker.is_file() else 0
-    if done < fault.times:
-        marker.write_text(str(done + 1))
-        if fault.kill:
-            import os
-            import signal
-
-            os.kill(os.getpid(), signal.SIGKILL)
-        raise RuntimeError(f"injected fault before iteration {iteration}")
-
-
 def _tracking_hook(
     *,
     log: Callable[[dict, int], None],
     report: Reporter | None,
     interval: int,
-    fault: Fault | None,
-    trial_dir: Path,
 ) -> Any:
     """An MMEngine hook: losses + lr every ``interval`` iterations, timed validation."""
     from mmengine.hooks import Hook
@@ -153,9 +134,6 @@ def _tracking_hook(
         def before_train(self, runner: Any) -> None:  # after a resume has loaded
             self.start_iter = runner.iter
             self._t_train = time.perf_counter()
-
-        def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
-            _inject_fault(trial_dir, fault, runner.iter)
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
             step = runner.iter + 1
@@ -238,10 +216,12 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
         log=log_new_steps,
         report=report,
         interval=_logger_interval(runner),
-        fault=task.fault,
-        trial_dir=Path(task.trial_dir),
     )
     runner.register_hook(hook)
+    if task.fault is not None:  # TEST HOOK: set only by the runner tests
+        from sbr.runners.fault_injection import fault_injection_hook
+
+        runner.register_hook(fault_injection_hook(task.fault, Path(task.trial_dir)))
     runner.train()
     start_iter = hook.start_iter
     if hook.val_at != runner.iter or not hook.val_metrics:
@@ -269,10 +249,7 @@ def _evaluate_variant(
             options={"load_from": checkpoint},
             launcher=_launcher(task),
         )
-        timer = _tracking_hook(
-            log=lambda values, step: None, report=None, interval=1, fault=None,
-            trial_dir=work_dir,
-        )  # fmt: skip
+        timer = _tracking_hook(log=lambda values, step: None, report=None, interval=1)
         runner.register_hook(timer)
         metrics = {k: float(v) for k, v in runner.val().items()}
     except BaseException as exc:

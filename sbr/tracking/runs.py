@@ -36,6 +36,28 @@ _MLFLOW_STATUS = {
 }
 _PAGE = 1000
 
+#: Columns of the tidy results frame (:func:`runs_to_frame`), the schema the reports
+#: (:mod:`sbr.reports.aggregate`) read. It lives here, in the tracking layer, so this
+#: layer never imports the reports above it.
+TIDY_COLUMNS = (
+    "run_id",
+    "trial_id",
+    "eval_id",
+    "kind",
+    "status",
+    "seed",
+    "table",
+    "row",
+    "metric",
+    "value",
+    "start_time",
+)
+
+
+def empty_tidy() -> pd.DataFrame:
+    """A tidy results frame with no records (an empty tracking store)."""
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in TIDY_COLUMNS})
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -82,8 +104,6 @@ def runs_to_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
     decided by its ``sbr.eval`` tag (:func:`sbr.reports.aggregate.summarize`). Runs
     with no row at all (ablation parents) are left out.
     """
-    from sbr.reports.aggregate import TIDY_COLUMNS, empty_tidy
-
     records = list(records)
     rows_of_trial = {
         r.tags[TAG_TRIAL]: r.tags[TAG_ROWS]
