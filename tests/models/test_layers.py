@@ -68,11 +68,47 @@ def test_non_local_empty_batch_keeps_parameters_in_graph() -> None:
     assert block.theta.conv.weight.grad is not None
 
 
-@pytest.mark.parametrize("mode", ["embedded_gaussian", "gaussian", "dot_product", "concatenation"])
+NL_MODES = ["embedded_gaussian", "gaussian", "dot_product", "concatenation"]
+
+
+def _perturbed(block: SBRNonLocal2d) -> SBRNonLocal2d:
+    """The block with a random (non-zero) output conv: no longer the identity."""
+    torch.manual_seed(1)
+    torch.nn.init.normal_(block.conv_out.conv.weight, std=0.5)
+    torch.nn.init.normal_(block.conv_out.conv.bias, std=0.5)
+    return block.eval()
+
+
+@pytest.mark.parametrize("mode", NL_MODES, ids=NL_MODES)
 def test_non_local_modes_keep_shape(mode: str) -> None:
-    block = _nl(8, 3, mode=mode)
+    """Every mode keeps (N, C, H, W), is not the identity, and is non-local.
+
+    With 3x3 convolutions, a purely local block's output at (0, 0) would depend on the
+    input within 2 pixels of it; the attention makes it depend on the far corner too.
+    """
+    torch.manual_seed(0)
+    block = _perturbed(_nl(8, 3, mode=mode))
+    x = torch.randn(2, 8, 9, 9)
+    with torch.no_grad():
+        out = block(x)
+        far = x.clone()
+        far[:, :, 8, 8] += 5.0
+        moved = block(far)
+    assert out.shape == x.shape
+    assert (out - x).abs().max() > 1e-3, "a perturbed output conv must change the input"
+    assert (moved[:, :, 0, 0] - out[:, :, 0, 0]).abs().max() > 1e-6, "no non-local path"
+
+
+@pytest.mark.parametrize("mode", NL_MODES, ids=NL_MODES)
+def test_non_local_kernel_1_matches_mmcv(mode: str) -> None:
+    """With 1x1 kernels the block is mmcv's NonLocal2d, weight for weight, in each mode."""
+    torch.manual_seed(0)
+    block = _perturbed(_nl(8, 1, mode=mode))
+    reference = NonLocal2d(8, mode=mode).eval()
+    reference.load_state_dict(block.state_dict())
     x = torch.randn(2, 8, 5, 5)
-    torch.testing.assert_close(block(x), x)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), reference(x))
 
 
 def test_non_local_sub_sample_and_subclass() -> None:

@@ -57,3 +57,40 @@ def test_touch_refreshes_the_age(tmp_path: Path) -> None:
     lock.touch()
     assert time.time() - lock.path.stat().st_mtime < 5
     lock.release()
+
+
+HOLDER = """
+import sys, time
+from sbr.runners.lock import TrialLock
+lock = TrialLock(sys.argv[1])
+lock.owner["host"] = "another-node"  # its pid cannot be checked from here: only its age
+lock.acquire()
+with lock.heartbeat(interval_s=0.2):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_heartbeat_keeps_a_live_lock_and_expiry_frees_a_killed_holders(tmp_path: Path) -> None:
+    """A holder on another node beats every 0.2 s: its lock never ages past 3 s while it
+    lives; SIGKILLed, it stops beating and the lock is taken once 3 s have passed."""
+    path = tmp_path / ".lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        waiter = TrialLock(path, poll_s=0.1, stale_after_s=3.0, timeout_s=4.5)
+        with pytest.raises(LockTimeout):  # 4.5 s > 3 s: only the heartbeat kept it fresh
+            waiter.acquire()
+        assert waiter.holder()["host"] == "another-node"
+    finally:
+        holder.kill()
+        holder.wait()
+    killed_at = time.time()
+    assert not waiter.is_stale()  # the dead holder's lock is still fresh...
+    waiter.timeout_s = 30.0
+    waiter.acquire()  # ...and expires, since nobody touches it any more
+    assert path.stat().st_mtime - killed_at > 2.0  # taken only after the expiry
+    assert waiter.holder()["pid"] == os.getpid()
+    waiter.release()
