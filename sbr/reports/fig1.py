@@ -5,13 +5,19 @@ training pipeline does (keep ratio into 1333x800, pad to 32), the RPN anchors of
 that shape are generated once per distinct shape, and for each 0.05-wide IoU bin
 it is recorded whether at least one anchor falls in it. The IoU matrix is
 computed in chunks of boxes so memory stays bounded.
+
+Anchors lie on a regular grid per level and base anchor, so only a window of them
+can overlap a box (:func:`windowed_bins_with_anchor`), and inside that window the
+1-D overlap along each axis is constant over a plateau (anchor inside the box, or box
+inside the anchor): one column / row of the plateau stands for all of them. A box
+then costs at most ~(2 x 8 + 2)^2 IoU values per level and base anchor, whatever its
+size. ``sbr bench fig1`` measures it against the brute-force reference.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,25 +118,75 @@ def resized_shape(height: int, width: int, scale: Sequence[int] = DEFAULT_SCALE)
     return int(height * factor + 0.5), int(width * factor + 0.5)
 
 
+def load_annotations(path: str | Path) -> dict[str, Any]:
+    """Parse a COCO annotation file (with orjson when installed: ~3x faster on COCO)."""
+    data = Path(path).read_bytes()
+    try:
+        import orjson
+    except ImportError:
+        import json
+
+        return json.loads(data)
+    return orjson.loads(data)
+
+
+def boxes_and_shapes(
+    coco: Mapping[str, Any], scale: Sequence[int] = DEFAULT_SCALE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-crowd boxes (w, h >= 1) rescaled with their image, and their resized shapes.
+
+    Vectorised over the annotations (COCO train2017's 860k take ~1 s); the rescale is
+    the same double-precision arithmetic as :func:`resized_shape`.
+
+    Returns:
+        ``(boxes (n, 4) float32 x1, y1, x2, y2, shapes (n, 2) long resized h, w)``.
+    """
+    import numpy as np
+
+    images = coco.get("images", [])
+    anns = coco.get("annotations", [])
+    ids = np.array([img["id"] for img in images], dtype=np.int64)
+    hw = np.array([[img["height"], img["width"]] for img in images], dtype=np.float64)
+    if not anns or not len(ids):
+        return torch.zeros(0, 4), torch.zeros(0, 2, dtype=torch.long)
+    bbox = np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4)
+    crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns])
+    image_id = np.array([a["image_id"] for a in anns], dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    pos = np.clip(np.searchsorted(ids[order], image_id), 0, len(ids) - 1)
+    found = ids[order][pos] == image_id
+    keep = ~crowd & (bbox[:, 2] >= 1) & (bbox[:, 3] >= 1) & found
+    hw = hw[order][pos[keep]]
+    bbox = bbox[keep]
+    factor = np.minimum(max(scale) / hw.max(1), min(scale) / hw.min(1))
+    new_hw = np.floor(hw * factor[:, None] + 0.5)  # int(x + 0.5) for x >= 0
+    sx, sy = new_hw[:, 1] / hw[:, 1], new_hw[:, 0] / hw[:, 0]
+    x, y, w, h = bbox.T
+    boxes = np.stack([x * sx, y * sy, (x + w) * sx, (y + h) * sy], 1)
+    return (
+        torch.from_numpy(boxes.astype(np.float32)),
+        torch.from_numpy(new_hw.astype(np.int64)),
+    )
+
+
 def boxes_by_shape(
     coco: Mapping[str, Any], scale: Sequence[int] = DEFAULT_SCALE
 ) -> dict[tuple[int, int], torch.Tensor]:
-    """Non-crowd boxes (w, h >= 1) rescaled with their image, grouped by resized shape.
+    """:func:`boxes_and_shapes` grouped by resized shape.
 
     Returns:
         ``{(resized_h, resized_w): (n, 4) float boxes}``.
     """
-    images = {img["id"]: img for img in coco.get("images", [])}
-    groups: dict[tuple[int, int], list[list[float]]] = defaultdict(list)
-    for ann in coco.get("annotations", []):
-        x, y, w, h = ann["bbox"]
-        if ann.get("iscrowd", 0) or w < 1 or h < 1 or ann["image_id"] not in images:
-            continue
-        img = images[ann["image_id"]]
-        new_h, new_w = resized_shape(img["height"], img["width"], scale)
-        sx, sy = new_w / img["width"], new_h / img["height"]
-        groups[(new_h, new_w)].append([x * sx, y * sy, (x + w) * sx, (y + h) * sy])
-    return {shape: torch.tensor(boxes, dtype=torch.float32) for shape, boxes in groups.items()}
+    boxes, shapes = boxes_and_shapes(coco, scale)
+    if not boxes.shape[0]:
+        return {}
+    unique, inverse = torch.unique(shapes, dim=0, return_inverse=True)
+    order = torch.argsort(inverse, stable=True)
+    counts = torch.bincount(inverse, minlength=unique.shape[0]).tolist()
+    return {
+        (int(h), int(w)): group
+        for (h, w), group in zip(unique.tolist(), torch.split(boxes[order], counts), strict=True)
+    }
 
 
 def anchors_for_shape(
@@ -260,7 +316,47 @@ def _size_buckets(
     key = torch.log2(kx.double()).floor().long() * 64 + torch.log2(ky.double()).floor().long()
     if keep is not None:
         key = key.masked_fill(~keep, -1)
-    return [(key == k).nonzero().flatten() for k in torch.unique(key) if k >= 0]
+    order = torch.argsort(key, stable=True)
+    values, counts = torch.unique_consecutive(key[order], return_counts=True)
+    groups = torch.split(order, counts.tolist())
+    return [g for v, g in zip(values.tolist(), groups, strict=True) if v >= 0]
+
+
+def _plateau(
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    base_lo: float,
+    base_hi: float,
+    stride: float,
+    window: tuple[torch.Tensor, torch.Tensor],
+    size: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the 1-D overlap of box and anchor is constant inside a window, to skip it.
+
+    The overlap of ``[lo, hi]`` with the anchor ``[c + base_lo, c + base_hi]`` is the
+    anchor's width for centres ``c`` in ``[lo - base_lo, hi - base_hi]`` (anchor inside)
+    and the box's width for ``c`` in ``[hi - base_hi, lo - base_lo]`` (box inside): the
+    grid indices of that plateau give one value, so all but the first are skipped.
+
+    Args:
+        lo, hi: (g,) box extent along one axis.
+        base_lo, base_hi: The base anchor's extent along that axis.
+        stride: Grid step.
+        window: ``(start, length)`` from :func:`_window`.
+        size: (g,) grid length per box.
+
+    Returns:
+        ``(skip_at, skip)`` (g,): window offset of the kept plateau index and the number
+        of indices skipped after it (0 where the plateau is empty or one index long).
+    """
+    start, length = window
+    a, b = lo - base_lo, hi - base_hi
+    first = torch.ceil(torch.minimum(a, b) / stride).long()
+    last = torch.floor(torch.maximum(a, b) / stride).long()
+    first = torch.maximum(first, start)
+    last = torch.minimum(last, torch.minimum(start + length, size) - 1)
+    skip = (last - first).clamp(min=0)
+    return first - start, skip
 
 
 def _chunk_bins(
@@ -273,16 +369,22 @@ def _chunk_bins(
     allowed_border: float,
     n_bins: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bins hit by the anchors in the windows of a chunk of boxes (see :func:`_level_bins`)."""
-    j0, i0, kx, ky = windows
+    """Bins hit by the anchors in the windows of a chunk of boxes (see :func:`_level_bins`).
+
+    ``windows`` holds, per axis, ``(start, length, skip_at, skip)``: ``length`` grid
+    indices from ``start``, jumping ``skip`` indices after offset ``skip_at``.
+    """
+    (j0, kx, jat, jskip), (i0, ky, iat, iskip) = windows
     sx, sy = stride
     mx, my = int(kx.max()), int(ky.max())
-    cols = j0[:, None] + torch.arange(mx, device=boxes.device)[None, :]  # (c, mx)
-    rows = i0[:, None] + torch.arange(my, device=boxes.device)[None, :]  # (c, my)
+    rx = torch.arange(mx, device=boxes.device)[None, :]
+    ry = torch.arange(my, device=boxes.device)[None, :]
+    cols = j0[:, None] + rx + (rx > jat[:, None]) * jskip[:, None]  # (c, mx)
+    rows = i0[:, None] + ry + (ry > iat[:, None]) * iskip[:, None]  # (c, my)
     x1, x2 = (cols * sx + base[0])[:, None, :], (cols * sx + base[2])[:, None, :]
     y1, y2 = (rows * sy + base[1])[:, :, None], (rows * sy + base[3])[:, :, None]
-    in_x = (cols < grids[:, 1:2]) & (cols < j0[:, None] + kx[:, None])  # (c, mx)
-    in_y = (rows < grids[:, 0:1]) & (rows < i0[:, None] + ky[:, None])  # (c, my)
+    in_x = (cols < grids[:, 1:2]) & (rx < kx[:, None])  # (c, mx)
+    in_y = (rows < grids[:, 0:1]) & (ry < ky[:, None])  # (c, my)
     if allowed_border >= 0:  # validity is separable in x and y
         in_x &= (x1[:, 0] >= -allowed_border) & (x2[:, 0] < shapes[:, 1:2] + allowed_border)
         in_y &= (y1[..., 0] >= -allowed_border) & (y2[..., 0] < shapes[:, 0:1] + allowed_border)
@@ -296,7 +398,8 @@ def _chunk_bins(
     index = scaled.long().clamp_(max=n_bins - 1)  # non-negative: truncation is floor
     index = index.masked_fill_(~exists, n_bins).flatten(1)
     present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
-    return present.scatter_(1, index, True), exists.flatten(1).sum(1)
+    counted = (in_x.sum(1) + jskip) * (in_y.sum(1) + iskip)  # skipped indices all exist
+    return present.scatter_(1, index, True), counted
 
 
 def _level_bins(
@@ -339,12 +442,24 @@ def _level_bins(
     reachable = _above_first_bin(boxes, base, n_bins)
     if not reachable.any():
         return present[:, :n_bins], counted
+    jat, jskip = _plateau(
+        boxes[:, 0], boxes[:, 2], float(base[0]), float(base[2]), stride[0], (j0, kx), grids[:, 1]
+    )
+    iat, iskip = _plateau(
+        boxes[:, 1], boxes[:, 3], float(base[1]), float(base[3]), stride[1], (i0, ky), grids[:, 0]
+    )
+    if allowed_border >= 0:  # a plateau index may be invalid: keep them all
+        jskip, iskip = torch.zeros_like(jskip), torch.zeros_like(iskip)
+    kx, ky = kx - jskip, ky - iskip
     for members in _size_buckets(kx, ky, reachable):
         step = max(1, chunk_elements // int(kx[members].max() * ky[members].max()))
         for idx in torch.split(members, step):
+            windows = (
+                (j0[idx], kx[idx], jat[idx], jskip[idx]),
+                (i0[idx], ky[idx], iat[idx], iskip[idx]),
+            )
             chunk_present, chunk_counted = _chunk_bins(
-                boxes[idx], base, stride, (j0[idx], i0[idx], kx[idx], ky[idx]),
-                grids[idx], shapes[idx], allowed_border, n_bins,
+                boxes[idx], base, stride, windows, grids[idx], shapes[idx], allowed_border, n_bins,
             )  # fmt: skip
             present[idx] |= chunk_present
             counted[idx] += chunk_counted
@@ -432,18 +547,14 @@ def anchor_coverage(
     if not math.isclose(n_bins * bin_width, 1.0):
         raise ValueError(f"bin_width must divide 1, got {bin_width}")
     start = time.perf_counter()
-    groups = boxes_by_shape(coco, scale)
+    boxes, shapes = boxes_and_shapes(coco, scale)
     missing = torch.zeros(n_bins, dtype=torch.float64)
-    n_boxes = sum(b.shape[0] for b in groups.values())
+    n_boxes = boxes.shape[0]
     if n_boxes:
-        boxes = torch.cat(list(groups.values())).to(device)
-        shapes = torch.tensor(
-            [shape for shape, b in groups.items() for _ in range(b.shape[0])], device=device
-        )
         present = windowed_bins_with_anchor(
-            boxes,
+            boxes.to(device),
             generator,
-            shapes,
+            shapes.to(device),
             pad_divisor=pad_divisor,
             allowed_border=allowed_border,
             n_bins=n_bins,
@@ -456,7 +567,7 @@ def anchor_coverage(
         percent_missing=tuple(percent),
         n_boxes=n_boxes,
         n_images=len(images),
-        n_shapes=len(groups),
+        n_shapes=int(torch.unique(shapes, dim=0).shape[0]) if n_boxes else 0,
         seconds=time.perf_counter() - start,
     )
 
@@ -471,8 +582,10 @@ __all__ = [
     "anchors_for_shape",
     "bins_with_anchor",
     "box_iou",
+    "boxes_and_shapes",
     "boxes_by_shape",
     "default_anchor_generator",
+    "load_annotations",
     "resized_shape",
     "windowed_bins_with_anchor",
 ]
