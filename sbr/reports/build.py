@@ -142,10 +142,15 @@ def build_fig1(
     device: str = "cpu",
 ) -> tuple[list[Path], Any]:
     """Fig. 1 from an annotation file and a config's RPN anchor generator."""
-    from sbr.reports.fig1 import DEFAULT_CONFIG, anchor_coverage, default_anchor_generator
+    from sbr.reports.fig1 import (
+        DEFAULT_CONFIG,
+        anchor_coverage,
+        default_anchor_generator,
+        load_annotations,
+    )
     from sbr.reports.plots import anchor_coverage_figure
 
-    coco = json.loads(Path(ann_file).read_text())
+    coco = load_annotations(ann_file)
     generator = default_anchor_generator(config)
     result = anchor_coverage(coco, generator, allowed_border=allowed_border, device=device)
     prov = provenance(
