@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import click
 
@@ -17,6 +20,66 @@ LIST_TIP = "trial runs are nested under their ablation run: sort by a metric for
 def server_env() -> dict[str, str]:
     """The server's environment: without MLflow's GenAI job runner (8 extra processes)."""
     return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+
+
+#: Signals ``sbr ui`` forwards to the server's process group (a terminal, a process
+#: manager or ``kill``); the server runs in a session of its own, so it sees only these.
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Seconds the server's processes get to exit after a forwarded signal, before SIGKILL.
+STOP_GRACE_S = 10.0
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a member owned by someone else
+        return True
+    return True
+
+
+def stop_group(pgid: int, sig: int = signal.SIGTERM, grace_s: float = STOP_GRACE_S) -> None:
+    """Send ``sig`` to process group ``pgid``, wait for it to empty, SIGKILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+    deadline = time.monotonic() + grace_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the server in its own process group until it exits or a signal stops it.
+
+    ``mlflow server`` starts uvicorn (and possibly job runners) as children; a signal
+    that reached only ``mlflow`` would leave them holding the port. So the server gets
+    a session of its own, every signal of :data:`FORWARDED_SIGNALS` that ``sbr ui``
+    receives goes to that whole group, and whatever is left of the group when the
+    server exits is stopped too.
+
+    Returns:
+        The server's exit status, or 0 when a forwarded signal stopped it.
+    """
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    try:
+        code = process.wait()
+    finally:
+        stop_group(process.pid, received[0] if received else signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_GRACE_S)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if received else code
 
 
 def server_command(uri: str, *, host: str, port: int) -> list[str]:
@@ -34,6 +97,8 @@ def server_command(uri: str, *, host: str, port: int) -> list[str]:
 def ui(port: int, host: str, tracking_uri: str | None) -> None:
     """Start the MLflow UI on the tracking store and print its URL (Ctrl-C stops it).
 
+    SIGTERM and SIGHUP stop it as Ctrl-C does: the server and all its processes exit.
+
     With an ``http(s)://`` tracking URI the server already exists: its URL is printed.
     Runs are filterable by sbr's tags (``sbr.tables``, ``sbr.rows``, ``sbr.trial``,
     ``sbr.kind``, ``sbr.status``, ``sbr.preset``).
@@ -49,12 +114,16 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
     click.echo(f"MLflow UI: http://{host}:{port}  (store {uri})")
     click.echo(f"filter example: {EXAMPLE_FILTER}")
     click.echo(LIST_TIP)
-    process = subprocess.Popen(server_command(uri, host=host, port=port), env=server_env())
-    try:
-        sys.exit(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=30)
+    sys.exit(serve(server_command(uri, host=host, port=port), server_env()))
 
 
-__all__ = ["EXAMPLE_FILTER", "LIST_TIP", "server_command", "server_env", "ui"]
+__all__ = [
+    "EXAMPLE_FILTER",
+    "FORWARDED_SIGNALS",
+    "LIST_TIP",
+    "serve",
+    "server_command",
+    "server_env",
+    "stop_group",
+    "ui",
+]

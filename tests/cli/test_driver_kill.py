@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
+from ci_gate import require  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from tiny_trials import GOOD_ROW, write_preset, write_spec  # noqa: E402
 
@@ -110,8 +111,8 @@ def _mtimes(folder: Path) -> dict[str, int]:
 
 
 def test_killed_driver_rerun_skips_finished_and_resumes_interrupted_trial(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
-    pytest.importorskip("psutil")
+    require("ray")
+    require("psutil")
     from sbr.data.synth import synthesize
     from sbr.tracking.mlflow import Tracker
 

@@ -148,7 +148,10 @@ def test_bad_input_is_one_line_before_any_trial(lab: dict[str, Path], case: str,
 def test_status_of_an_unreachable_store_is_one_line(lab: dict[str, Path]) -> None:
     args = [str(lab["spec"]), "--preset", str(lab["preset"]), "--tracking-uri"]
     result = CliRunner().invoke(status, [*args, f"http://127.0.0.1:{_free_port()}"])
-    assert result.exit_code == 2 and "unreachable" in result.stderr
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("error: ") and "unreachable" in line
+    assert result.stdout == ""
 
 
 def test_ui_serves_the_store_given() -> None:

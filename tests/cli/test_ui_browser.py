@@ -12,6 +12,7 @@ date; sorted by a metric it lists them flat, so the URLs sort by ``coco/bbox_mAP
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -27,12 +28,21 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from ci_gate import require, required
 
-from sbr.metrics import BBOX_AP, TAG_KIND, TAG_ROWS, TAG_STATUS, TAG_TABLES, TAG_TRIAL
+from sbr.metrics import (
+    BBOX_AP,
+    DEFAULT_EXPERIMENT,
+    TAG_KIND,
+    TAG_ROWS,
+    TAG_STATUS,
+    TAG_TABLES,
+    TAG_TRIAL,
+)
 
-mlflow = pytest.importorskip("mlflow")
+mlflow = require("mlflow")
 
-REQUIRE_CHROMIUM = os.environ.get("SBR_REQUIRE_CHROMIUM") == "1"
+REQUIRE_CHROMIUM = required("SBR_REQUIRE_CHROMIUM")
 CHROMIUM = shutil.which("chromium")
 
 pytestmark = [
@@ -51,7 +61,9 @@ TRIALS = {
     "t4-rowc-r50-seed1": ("table4", "table4/row-c", 0.50),
 }
 PARENT = "ablation-table3-table4"
-ABSENT = "t3-rowz-never-ran"
+#: A run of another experiment in the same store: the experiment's page must not list it.
+ABSENT = "t3-rowz-other-experiment"
+OTHER_EXPERIMENT = "sbr-other-experiment"
 SERVER_TIMEOUT_S = 120
 PAGE_TIMEOUT_S = 120
 
@@ -109,7 +121,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         tracker.log_metrics(run_id, {BBOX_AP: ap})
         tracker.end_run(run_id)
     tracker.end_run(parent)
-    return {"uri": uri, "experiment_id": tracker.experiment_id}
+    other = Tracker(uri, experiment=OTHER_EXPERIMENT)
+    absent = dict(TRIALS)["t3-rowa-r50-seed1"]
+    tags = {TAG_KIND: KIND_TRAINING, TAG_TRIAL: ABSENT, TAG_TABLES: absent[0], TAG_ROWS: absent[1]}
+    run_id = other.start_run(tags={**tags, TAG_STATUS: STATUS_FINISHED}, name=ABSENT)
+    other.log_metrics(run_id, {BBOX_AP: 0.99})  # would sort first if it leaked in
+    other.end_run(run_id)
+    return {"uri": uri, "experiment_id": tracker.experiment_id, "other_id": other.experiment_id}
 
 
 @pytest.fixture(scope="module")
@@ -219,19 +237,33 @@ def _runs_url(base: str, experiment_id: str, search_filter: str | None = None) -
 def test_chromium_finds_every_run_on_the_experiment_page(
     ui_url: str, store: dict[str, str], tmp_path: Path
 ) -> None:
-    assert CHROMIUM, "SBR_REQUIRE_CHROMIUM=1 but chromium is not installed"
+    assert CHROMIUM, "chromium is required (SBR_REQUIRE_CHROMIUM=1 or CI) but not installed"
     expected = [PARENT, *TRIALS]
     text = _page_text(_runs_url(ui_url, store["experiment_id"]), expected, tmp_path)
     missing = [name for name in expected if name not in text]
     assert not missing, f"the MLflow UI does not show {missing}; page text:\n{text[:3000]}"
-    assert ABSENT not in text
-    assert "sbr-ablations" in text  # the experiment's name
+    assert ABSENT not in text, f"the page of {DEFAULT_EXPERIMENT} lists {OTHER_EXPERIMENT}'s run"
+    assert DEFAULT_EXPERIMENT in text  # the experiment's name
+
+
+def test_the_server_does_serve_the_other_experiments_run(
+    ui_url: str, store: dict[str, str]
+) -> None:
+    """The run the experiment page must not list is in the served store (the check can fail)."""
+    request = urllib.request.Request(
+        f"{ui_url}/ajax-api/2.0/mlflow/runs/search",
+        data=json.dumps({"experiment_ids": [store["other_id"]]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        runs = json.load(response).get("runs", [])
+    assert [run["info"]["run_name"] for run in runs] == [ABSENT]
 
 
 def test_chromium_filter_on_sbr_tables_keeps_only_table3(
     ui_url: str, store: dict[str, str], tmp_path: Path
 ) -> None:
-    assert CHROMIUM, "SBR_REQUIRE_CHROMIUM=1 but chromium is not installed"
+    assert CHROMIUM, "chromium is required (SBR_REQUIRE_CHROMIUM=1 or CI) but not installed"
     table3 = [trial for trial, (table, _, _) in TRIALS.items() if table == "table3"]
     others = [trial for trial in TRIALS if trial not in table3]
     assert table3 and others

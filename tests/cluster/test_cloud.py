@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-CONFIG = Path(__file__).resolve().parents[2] / "cluster" / "cloud" / "aws-gpu.yaml"
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "cluster" / "cloud" / "aws-gpu.yaml"
+CONSTRAINTS = REPO / "constraints.txt"
+
+
+def _ray_validation() -> tuple[Any, Any]:
+    """Ray's private ``prepare_config``/``validate_config``: a moved module is a failure."""
+    import ray
+
+    try:
+        from ray.autoscaler._private.util import prepare_config, validate_config
+    except ImportError as exc:  # not a skip: the AWS file would go unchecked
+        raise AssertionError(
+            f"Ray {ray.__version__} no longer has ray.autoscaler._private.util."
+            "prepare_config/validate_config; the validation follows Ray "
+            f"{_pinned_ray()} (constraints.txt, cluster/README.md): update _ray_validation"
+        ) from exc
+    return prepare_config, validate_config
+
+
+def _pinned_ray() -> str:
+    """The Ray version of constraints.txt."""
+    pins = re.findall(r"^ray==(\S+)$", CONSTRAINTS.read_text(encoding="utf-8"), re.MULTILINE)
+    assert len(pins) == 1, f"{CONSTRAINTS} must pin ray once"
+    return pins[0]
 
 
 def _prepared(config: dict[str, Any]) -> dict[str, Any]:
     """What `ray up` does before launching anything: defaults, merge, then validate."""
-    from ray.autoscaler._private.util import prepare_config, validate_config
-
+    prepare_config, validate_config = _ray_validation()
     prepared = prepare_config(copy.deepcopy(config))
     validate_config(prepared)
     return prepared
@@ -23,7 +47,6 @@ def _prepared(config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
-    pytest.importorskip("ray.autoscaler._private.util")
     return yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
 
 
@@ -53,3 +76,9 @@ def test_ray_validation_rejects_broken_variants(config, mutate, error) -> None:
     mutate(broken)
     with pytest.raises((ValidationError, ValueError), match=error):
         _prepared(broken)
+
+
+def test_readme_names_the_ray_version_the_validation_follows() -> None:
+    pinned = _pinned_ray()
+    readme = (REPO / "cluster" / "README.md").read_text(encoding="utf-8")
+    assert f"Ray {pinned}" in readme, f"cluster/README.md must name Ray {pinned}"

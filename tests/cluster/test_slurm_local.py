@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ci_gate import under_ci
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "cluster" / "slurm" / "sbr-ray.sbatch"
@@ -27,13 +28,14 @@ SMOKE = "smoke/mask-rcnn_r18_fpn_smoke"
 
 EXECUTION_LAYER = all(
     importlib.util.find_spec(name) is not None
-    for name in ("ray", "mlflow", "sbr.runners.ray_tune", "sbr.tracking.mlflow")
+    for name in ("ray", "mlflow")
 )
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not EXECUTION_LAYER, reason="needs ray, mlflow and sbr's execution layer (sbr.runners)"
+        not EXECUTION_LAYER and not under_ci(),
+        reason="needs ray and mlflow (a failure under CI)",
     ),
 ]
 

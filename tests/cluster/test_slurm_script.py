@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ci_gate import required
 
 SCRIPT = Path(__file__).resolve().parents[2] / "cluster" / "slurm" / "sbr-ray.sbatch"
-REQUIRE_SHELLCHECK = os.environ.get("SBR_REQUIRE_SHELLCHECK") == "1"
+REQUIRE_SHELLCHECK = required("SBR_REQUIRE_SHELLCHECK")
 
 
 @pytest.mark.skipif(
@@ -19,7 +20,7 @@ REQUIRE_SHELLCHECK = os.environ.get("SBR_REQUIRE_SHELLCHECK") == "1"
     reason="shellcheck is not installed (set SBR_REQUIRE_SHELLCHECK=1 to make this a failure)",
 )
 def test_script_passes_shellcheck() -> None:
-    assert shutil.which("shellcheck"), "SBR_REQUIRE_SHELLCHECK=1 but shellcheck is not on PATH"
+    assert shutil.which("shellcheck"), "shellcheck is required (SBR_REQUIRE_SHELLCHECK=1, CI)"
     result = subprocess.run(
         ["shellcheck", "--shell=bash", "--severity=style", str(SCRIPT)],
         capture_output=True,

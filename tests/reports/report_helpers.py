@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ci_gate import under_ci
+
 from sbr.metrics import (
     TAG_EVAL,
     TAG_KIND,
@@ -22,9 +24,10 @@ PROVENANCE = {"command": "sbr report table99", "spec_hash": "0123456789ab", "mlf
 
 
 def check_golden(name: str, text: str) -> None:
-    """Compare ``text`` with ``expected/<name>`` (rewrite it when regenerating)."""
+    """Compare ``text`` with ``expected/<name>`` (rewrite it when regenerating, never in CI)."""
     path = EXPECTED / name
     if REGENERATE:
+        assert not under_ci(), "SBR_REGENERATE_GOLDEN=1 is refused under CI: it passes any output"
         path.write_text(text)
     assert path.is_file(), f"missing golden file {path}; run with SBR_REGENERATE_GOLDEN=1"
     assert text == path.read_text()

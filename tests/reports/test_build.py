@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from ci_gate import require, required
 from click.testing import CliRunner
 from PIL import Image
 
@@ -29,10 +29,10 @@ from sbr.metrics import (
 )
 from sbr.reports.tables import TABLE_NAMES
 
-mlflow = pytest.importorskip("mlflow")
+mlflow = require("mlflow")
 
 BINS = [round(0.05 * k, 2) for k in range(21)]
-REQUIRE_PDFLATEX = os.environ.get("SBR_REQUIRE_PDFLATEX") == "1"
+REQUIRE_PDFLATEX = required("SBR_REQUIRE_PDFLATEX")
 
 
 def _histogram(loops: int) -> dict:
@@ -159,7 +159,7 @@ def test_fig3_from_real_store_artifacts(built, store):
 
 
 def test_fig1_command(tmp_path):
-    pytest.importorskip("mmdet")
+    require("mmdet")
     from sbr.data.synth import synthesize
 
     summary = synthesize(tmp_path / "synth", images=6, val_images=0)
@@ -179,7 +179,7 @@ def test_fig1_command(tmp_path):
 def test_every_table_compiles_with_pdflatex(built, tmp_path):
     from sbr.reports.latex import standalone_document
 
-    assert shutil.which("pdflatex"), "SBR_REQUIRE_PDFLATEX=1 but pdflatex is not installed"
+    assert shutil.which("pdflatex"), "pdflatex is required (SBR_REQUIRE_PDFLATEX=1, CI)"
     tables = [(built / "tables" / f"{name}.tex").read_text() for name in TABLE_NAMES]
     (tmp_path / "all.tex").write_text(standalone_document(tables))
     result = subprocess.run(

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from ci_gate import require
 
+from sbr.reports import fig1
 from sbr.reports.fig3 import fig3_figure, loop_series
 from sbr.reports.plots import anchor_coverage_figure, iou_distribution_figure
 
@@ -64,8 +66,6 @@ def test_anchor_coverage_figure_has_one_bar_per_bin():
 
 # --- Fig. 1 data -----------------------------------------------------------------------
 
-fig1 = pytest.importorskip("sbr.reports.fig1")
-
 
 def test_bins_with_anchor_hand_made_case():
     anchors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [100.0, 100.0, 110.0, 110.0]])
@@ -83,7 +83,7 @@ def test_resized_shape_matches_mmcv_keep_ratio():
 
 @pytest.fixture(scope="module")
 def generator():
-    pytest.importorskip("mmdet")
+    require("mmdet")
     return fig1.default_anchor_generator()
 
 

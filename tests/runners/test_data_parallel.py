@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ci_gate import require
 from tiny_trials import GOOD_ROW, VARIANT_ROW, tiny_expansion, two_node_cluster
 
 from sbr import metrics as M
@@ -78,7 +79,7 @@ def test_data_parallel_trial_spans_two_nodes_retries_and_resumes(tmp_path: Path)
     """A 2-worker trial on a head + worker node (1 CPU each): both ranks must be placed,
     on different nodes; a failure before iteration 1 is retried from the checkpoint;
     rank 0 alone logs (no duplicate steps); the evaluation-only variant runs too."""
-    pytest.importorskip("ray")
+    require("ray")
     from sbr.runners.ray_tune import RANK_NODE_FILE, RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import Tracker
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ci_gate import require
 from tiny_trials import GOOD_ROW, tiny_expansion, two_node_cluster
 
 from sbr import metrics as M
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_killed_trial_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+    require("ray")
     from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import Tracker, default_tracking_uri
@@ -50,7 +51,7 @@ def test_killed_trial_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path
 
 
 def test_trials_run_on_both_nodes_of_a_two_node_cluster(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+    require("ray")
     from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import NODE_FILE, RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import default_tracking_uri

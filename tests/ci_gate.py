@@ -1,0 +1,33 @@
+"""Under CI a missing dependency is a failure, never a skip.
+
+CI is ``CI=true`` (what CI services set) or any ``SBR_REQUIRE_*=1`` (what ``.ci/run``
+sets). Outside CI, a test whose optional tool or package is absent may still skip, with
+a reason that says how to make it a failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+
+
+def under_ci() -> bool:
+    """True in CI: ``CI`` is true-ish, or any ``SBR_REQUIRE_*`` variable is ``1``."""
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        return True
+    return any(k.startswith("SBR_REQUIRE_") and v == "1" for k, v in os.environ.items())
+
+
+def required(variable: str) -> bool:
+    """A tool a test needs must be present: ``<variable>=1`` or CI."""
+    return os.environ.get(variable) == "1" or under_ci()
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module``; outside CI skip when it is missing, in CI fail with ImportError."""
+    if under_ci():
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=f"{module} is not installed (a failure under CI)")
