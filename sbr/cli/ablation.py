@@ -24,12 +24,14 @@ EXIT_TRIALS_FAILED = 3
 
 
 def _table_files(table: str, specs_dir: Path | None) -> list[Path]:
-    from sbr.specs.schema import ABLATIONS_DIR, resolve_spec_file
+    from sbr.specs.schema import resolve_spec_file, specs_dirs
 
     if table != "all":
         return [resolve_spec_file(table, specs_dir)]
-    folder = specs_dir or ABLATIONS_DIR
-    files = [p for p in folder.glob("table*.yaml")]
+    found: dict[str, Path] = {}  # a user's table*.yaml replaces sbr's of the same name
+    for folder in reversed(specs_dirs(specs_dir)):
+        found.update({p.name: p for p in folder.glob("table*.yaml")})
+    files = list(found.values())
     return sorted(files, key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
 
 
@@ -70,7 +72,7 @@ _SEEDS = click.option(
 _SPECS_DIR = click.option(
     "--specs-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder holding table*.yaml (default: the repository's ablations/).",
+    help="Folder of your own specs, searched before sbr's (default: $SBR_SPECS).",
 )
 
 
@@ -80,8 +82,14 @@ _SPECS_DIR = click.option(
 @_DATA
 @_SEEDS
 @click.option("--no-build", is_flag=True, help="Compose the configs but do not build the models.")
+@_SPECS_DIR
 def validate(
-    specs: tuple[str, ...], preset: str | None, data: Path | None, seeds: int | None, no_build: bool
+    specs: tuple[str, ...],
+    preset: str | None,
+    data: Path | None,
+    seeds: int | None,
+    no_build: bool,
+    specs_dir: Path | None,
 ) -> None:
     """Check SPECS (files or names such as table2) without launching anything.
 
@@ -91,7 +99,7 @@ def validate(
     from sbr.specs.validate import validate_expansion
 
     try:
-        files = [f for spec in specs for f in _table_files(spec, None)]
+        files = [f for spec in specs for f in _table_files(spec, specs_dir)]
         _, _, expansion = _load(files, preset, data, seeds)
         report = validate_expansion(expansion, build_models=not no_build)
     except SpecError as exc:

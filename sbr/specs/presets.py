@@ -32,6 +32,7 @@ from sbr.specs.schema import (
     loc_of,
     parse_overrides,
     parse_resources,
+    user_specs_dir,
 )
 
 PRESETS_DIR = ABLATIONS_DIR / "presets"
@@ -214,10 +215,18 @@ def parse_preset(node: Any, *, file: str) -> Preset:
     )
 
 
+def presets_dirs(presets_dir: str | Path | None = None) -> list[Path]:
+    """Folders searched for a preset name: ``presets_dir``, else ``$SBR_SPECS/presets`` (if
+    set) then sbr's shipped presets (``ablations/presets``)."""
+    if presets_dir:
+        return [Path(presets_dir)]
+    user = user_specs_dir()
+    return [user / "presets", PRESETS_DIR] if user is not None else [PRESETS_DIR]
+
+
 def available_presets(presets_dir: str | Path | None = None) -> list[str]:
-    """Names of the preset files in ``presets_dir`` (default ``ablations/presets``)."""
-    folder = Path(presets_dir) if presets_dir else PRESETS_DIR
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    """Names of the preset files found by :func:`presets_dirs`."""
+    return sorted({p.stem for folder in presets_dirs(presets_dir) for p in folder.glob("*.yaml")})
 
 
 def resolve_preset_file(name_or_path: str | Path, presets_dir: str | Path | None = None) -> Path:
@@ -229,11 +238,11 @@ def resolve_preset_file(name_or_path: str | Path, presets_dir: str | Path | None
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path
-    folder = Path(presets_dir) if presets_dir else PRESETS_DIR
-    candidate = folder / f"{name_or_path}.yaml"
-    if candidate.is_file():
-        return candidate
-    known = available_presets(folder)
+    for folder in presets_dirs(presets_dir):
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = available_presets(presets_dir)
     close = difflib.get_close_matches(str(name_or_path), known, n=2)
     raise SpecError(
         None,

@@ -10,6 +10,7 @@ The format is documented in ``ablations/README.md``.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -522,13 +523,52 @@ def _check_unique_ids(rows: Sequence[Row], grids: Sequence[Grid]) -> None:
 # --------------------------------------------------------------------------- files
 
 
-#: The ablation specs shipped with the repository (``<repo>/ablations``).
-ABLATIONS_DIR = Path(__file__).resolve().parents[2] / "ablations"
+def shipped_ablations_dir() -> Path:
+    """The specs and presets shipped with sbr.
+
+    An installed sbr carries them as package data, ``sbr/_ablations`` (the wheel copies
+    the repository's top-level ``ablations/`` there, see ``setup.py``); a source checkout
+    or an editable install reads the checkout's ``ablations/``.
+    """
+    from importlib.resources import files
+
+    packaged = files("sbr").joinpath("_ablations")
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "ablations"
+
+
+#: The ablation specs shipped with sbr (:func:`shipped_ablations_dir`).
+ABLATIONS_DIR = shipped_ablations_dir()
+#: Environment variable naming a folder of the user's own specs (``--specs-dir`` wins).
+SPECS_ENV = "SBR_SPECS"
 DEFAULTS_FILE = "defaults.yaml"
 
 
+def user_specs_dir(specs_dir: str | Path | None = None) -> Path | None:
+    """The user's specs folder: ``specs_dir`` (``--specs-dir``), else ``$SBR_SPECS``, else None.
+
+    Raises:
+        SpecError: If ``$SBR_SPECS`` names no folder.
+    """
+    if specs_dir:
+        return Path(specs_dir)
+    env = os.environ.get(SPECS_ENV)
+    if not env:
+        return None
+    if not Path(env).is_dir():
+        raise SpecError(None, SPECS_ENV, f"{env!r} is not a folder")
+    return Path(env)
+
+
+def specs_dirs(specs_dir: str | Path | None = None) -> list[Path]:
+    """Folders searched for a spec name: the user's (:func:`user_specs_dir`), then sbr's."""
+    user = user_specs_dir(specs_dir)
+    return [user, ABLATIONS_DIR] if user is not None else [ABLATIONS_DIR]
+
+
 def find_defaults_file(spec_file: str | Path) -> Path | None:
-    """``defaults.yaml`` next to the spec, else the repository's ``ablations/defaults.yaml``."""
+    """``defaults.yaml`` next to the spec, else the shipped ``ablations/defaults.yaml``."""
     for candidate in (Path(spec_file).parent / DEFAULTS_FILE, ABLATIONS_DIR / DEFAULTS_FILE):
         if candidate.is_file():
             return candidate
@@ -550,18 +590,24 @@ def load_defaults(path: str | Path | None) -> Defaults:
 
 
 def resolve_spec_file(name_or_path: str | Path, specs_dir: str | Path | None = None) -> Path:
-    """A spec path, or a name in ``specs_dir`` (default: the repository's ``ablations/``).
+    """A spec path, or a name in the user's specs folder, else in sbr's shipped specs.
 
-    ``table2``, ``table2.yaml`` and ``ablations/table2.yaml`` all name the same file.
+    The user's folder is ``specs_dir`` (``--specs-dir``) or ``$SBR_SPECS``. ``table2``,
+    ``table2.yaml`` and ``ablations/table2.yaml`` all name the same file.
     """
     path = Path(name_or_path)
     if path.is_file():
         return path
-    folder = Path(specs_dir) if specs_dir else ABLATIONS_DIR
-    for candidate in (folder / path, folder / f"{path}.yaml"):
-        if candidate.is_file():
-            return candidate
-    known = sorted(p.stem for p in folder.glob("*.yaml") if p.name != DEFAULTS_FILE)
+    folders = specs_dirs(specs_dir)
+    if path.parent.name == "ablations":  # ablations/table2.yaml from outside the checkout
+        path = Path(path.name)
+    for folder in folders:
+        for candidate in (folder / path, folder / f"{path}.yaml"):
+            if candidate.is_file():
+                return candidate
+    known = sorted(
+        {p.stem for folder in folders for p in folder.glob("*.yaml") if p.name != DEFAULTS_FILE}
+    )
     close = difflib.get_close_matches(str(name_or_path), known, n=2)
     raise SpecError(None, str(name_or_path), f"no such spec (known: {', '.join(known)})", close)
 
