@@ -1,0 +1,766 @@
+"""``sbr bench models``: speed, training-step time and memory of the paper's models.
+
+Every model is built from its shipped config with **untrained** weights (nothing can be
+downloaded; the compute of a pass does not depend on the weights, except through the
+number of detections, see below) and measured in one process, one after the other:
+
+* inference images/s at batch 1 after warm-up, with :func:`sbr.runners.speed.time_inference`
+  (the routine that also gives every trial its Speed metric);
+* the wall time of one training step at batch 2 (``model.train_step``: forward, losses,
+  backward, SGD step), after warm-up steps;
+* peak memory: CUDA ``max_memory_allocated`` on a GPU, the RSS growth over the
+  process' RSS before the model was built on the CPU (sampled every 5 ms).
+
+Inputs are real-looking images: ``sbr data synth`` shapes over textured backgrounds,
+through a test/train pipeline that resizes them to ``--size`` (no keep-ratio). Untrained
+classifiers score every class near 1/81, below mmdet's test ``score_thr`` of 0.05, so
+they would detect nothing and skip every mask head: the bench sets ``score_thr = 0``
+so that every model predicts its ``max_per_img`` (100) detections and runs its mask
+branch on them, as a trained model on a COCO image typically does.
+
+Each figure is also given as a ratio to HTC measured in the same run (HTC is added
+when not requested), next to the paper's Speed (from ``ablations/table*.yaml``) and
+its ratio to HTC. ``profile=True`` adds a per-component breakdown of one inference and
+one training step (forward hooks and method timers on module boundaries).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sbr.runners.speed import model_device, synchronizer, time_inference
+
+#: Model every ratio refers to.
+BASELINE = "htc"
+#: Model the Tables 6-7 speed targets refer to.
+R3_NAIVE = "r3-naive"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchModel:
+    """One benchmarked model.
+
+    Attributes:
+        name: Short id used by ``--models``.
+        config: Config under ``sbr/configs``.
+        label: As the paper names it.
+        rows: Paper rows (``table6/row5``); the first one printing a Speed gives
+            ``paper_speed``.
+        groups: Selections the model belongs to (``default``, ``table6``...).
+    """
+
+    name: str
+    config: str
+    label: str
+    rows: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ("default",)
+
+
+def _r3(name: str) -> str:
+    return f"r3_cnn/r3-cnn_r50_fpn_{name}_1x_coco.py"
+
+
+_T6, _T7, _H2 = ("default", "table6"), ("default", "table7"), ("table6", "h2")
+#: Every model the bench knows; ``default`` is what ``sbr bench models`` runs.
+BENCH_MODELS: tuple[BenchModel, ...] = (
+    BenchModel("mask-rcnn", "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py", "Mask R-CNN",
+               ("table2/row1",)),
+    BenchModel("htc", "htc/htc-without-semantic_r50_fpn_1x_coco.py", "HTC", ("table2/row3",)),
+    BenchModel("r3-naive", "r3_cnn/r3-cnn_r50_fpn_1x_coco.py", "R3-CNN naive",
+               ("table2/row4", "table6/row2")),
+    BenchModel("r3-deeper", _r3("h2-aab"), "R3-CNN deeper (H=2 aab)", ("table2/row5",)),
+    BenchModel("t6r3-fcc-7x7", _r3("fcc-7x7"), "FCC 7x7", ("table6/row3",), _T6),
+    BenchModel("t6r4-fcc-rect", _r3("fcc-rect"), "FCC 7x3-3x7", ("table6/row4",), _T6),
+    BenchModel("t6r5-fcc-7x7-nlb", _r3("fcc-7x7-nlb"), "FCC 7x7 + NL_b", ("table6/row5",), _T6),
+    BenchModel("t6r6-fcc-rect-nlb", _r3("fcc-rect-slim-nlb_no-mask-loop"),
+               "FCC 7x3-3x7 slim + NL_b (no mask loop)", ("table6/row6",), _T6),
+    BenchModel("t6r7-fcc-7x7-nlb-nla", _r3("fcc-7x7-nlb-nla"), "FCC 7x7 + NL_b + NL_a",
+               ("table6/row7",), _T6),
+    BenchModel("t6r9-h2-fcc-7x7", _r3("h2-aabb-l4_fcc-7x7"), "H=2 FCC 7x7", ("table6/row9",), _H2),
+    BenchModel("t6r10-h2-fcc-rect", _r3("h2-aabb-l4_fcc-rect"), "H=2 FCC 7x3-3x7",
+               ("table6/row10",), _H2),
+    BenchModel("t6r11-h2-fcc-7x7-nlb", _r3("h2-aabb-l4_fcc-7x7-nlb"), "H=2 FCC 7x7 + NL_b",
+               ("table6/row11", "table7/row8"), (*_H2, "table7")),
+    BenchModel("t6r12-h2-fcc-rect-nlb", _r3("h2-aabb-l4_fcc-rect-nlb"), "H=2 FCC 7x3-3x7 + NL_b",
+               ("table6/row12",), _H2),
+    BenchModel("t7r2-rect-nlb", _r3("fcc-rect-slim-nlb"), "FCC rect slim + NL_b",
+               ("table7/row2",), _T7),
+    BenchModel("t7r3-maskiou", _r3("fcc-rect-slim-nlb_maskiou"), "+ Mask IoU",
+               ("table7/row3",), _T7),
+    BenchModel("t7r4-maskiou-fcc-7x7", _r3("fcc-rect-slim-nlb_maskiou-fcc-7x7"),
+               "+ Mask IoU FCC 7x7", ("table7/row4",), _T7),
+    BenchModel("t7r5-maskiou-fcc-rect", _r3("fcc-rect-nlb_maskiou-fcc-rect"),
+               "+ Mask IoU FCC 7x3-3x7", ("table7/row5",), _T7),
+    BenchModel("t7r6-maskiou-fcc-7x7-nlb", _r3("fcc-rect-slim-nlb_maskiou-fcc-7x7-nlb"),
+               "+ Mask IoU FCC 7x7 + NL_b", ("table7/row6",), _T7),
+    BenchModel("t7r7-maskiou-fcc-7x7-nlb-nla", _r3("fcc-rect-slim-nlb_maskiou-fcc-7x7-nlb-nla"),
+               "+ Mask IoU FCC 7x7 + NL_b + NL_a", ("table7/row7",), _T7),
+    BenchModel("sbr-cnn", "sbr_cnn/sbr-cnn_r50_fpn_1x_coco.py", "SBR-CNN", ("table11/row4",)),
+)  # fmt: skip
+#: Models whose inference speed relative to R3-CNN naive has a target: the 7x7 non-local
+#: variants of Tables 6-7 must be no slower, relative to R3-CNN naive, than in the paper.
+NL_7X7_TARGETS = (
+    "t6r5-fcc-7x7-nlb",
+    "t6r7-fcc-7x7-nlb-nla",
+    "t6r11-h2-fcc-7x7-nlb",
+    "t7r6-maskiou-fcc-7x7-nlb",
+    "t7r7-maskiou-fcc-7x7-nlb-nla",
+)
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """How each model is measured.
+
+    Attributes:
+        device: ``cpu`` or ``cuda`` (``cuda:1``...).
+        size: Input (height, width) of every image.
+        warmup: Inference passes discarded before timing.
+        images: Inference passes timed (batch 1).
+        train_warmup: Training steps discarded before timing.
+        train_steps: Training steps timed (batch 2).
+        profile: Also record the per-component breakdown.
+        threads: torch CPU threads (None: torch's default).
+    """
+
+    device: str = "cpu"
+    size: tuple[int, int] = (320, 320)
+    warmup: int = 1
+    images: int = 3
+    train_warmup: int = 1
+    train_steps: int = 1
+    profile: bool = False
+    threads: int | None = None
+
+
+#: Defaults per device type: a GPU measures many passes; a CPU run stays within minutes.
+DEVICE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "cpu": {"size": (320, 320), "warmup": 1, "images": 3, "train_warmup": 1, "train_steps": 1},
+    "cuda": {"size": (800, 1216), "warmup": 10, "images": 50, "train_warmup": 3,
+             "train_steps": 10},
+}  # fmt: skip
+
+
+@dataclass
+class ModelResult:
+    """Figures of one model (JSON field names are the issue's)."""
+
+    name: str
+    label: str
+    config: str
+    infer_img_s: float
+    train_step_s: float
+    peak_mem_mb: float
+    paper_speed: float | None
+    infer_ratio_htc: float | None = None
+    train_ratio_htc: float | None = None
+    paper_ratio_htc: float | None = None
+    infer_ratio_r3: float | None = None
+    paper_ratio_r3: float | None = None
+    detections_per_image: float = 0.0
+    profile: dict[str, list[dict[str, Any]]] | None = None
+
+
+@dataclass
+class ModelsBench:
+    """The whole run."""
+
+    settings: BenchSettings
+    models: list[ModelResult]
+    environment: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data (what ``--json`` prints)."""
+        return {
+            "settings": asdict(self.settings),
+            "environment": self.environment,
+            "weights": "untrained (random init); test score_thr = 0",
+            "models": [asdict(m) for m in self.models],
+            "targets": self.targets,
+        }
+
+    def lines(self) -> list[str]:
+        """A markdown table, then the targets and the profiles."""
+        return (
+            format_table(self.models)
+            + format_targets(self.targets)
+            + [line for m in self.models if m.profile for line in format_profile(m)]
+        )
+
+
+# --- selection and paper speeds ------------------------------------------------------------
+
+
+def select_models(names: Iterable[str] | None) -> list[BenchModel]:
+    """Models named by ``names`` (names, groups such as ``default``/``table6``/``all``),
+    in :data:`BENCH_MODELS` order, HTC always included (the ratios need it).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    wanted = list(names or ["default"])
+    chosen: set[str] = set()
+    known = {m.name for m in BENCH_MODELS}
+    groups = {g for m in BENCH_MODELS for g in m.groups} | {"all"}
+    for name in wanted:
+        if name in known:
+            chosen.add(name)
+        elif name in groups:
+            chosen |= {m.name for m in BENCH_MODELS if name == "all" or name in m.groups}
+        else:
+            raise ValueError(
+                f"unknown model {name!r}; known: {', '.join(sorted(known))}; "
+                f"groups: {', '.join(sorted(groups))}"
+            )
+    chosen.add(BASELINE)
+    return [m for m in BENCH_MODELS if m.name in chosen]
+
+
+def paper_speeds(specs_dir: Path | None = None) -> dict[str, float]:
+    """``{'table6/row5': 1.0, ...}``: every Speed the paper prints, from the ablation specs."""
+    from sbr.specs.schema import ABLATIONS_DIR, SPEED_COLUMN, load_spec
+
+    speeds: dict[str, float] = {}
+    for path in sorted(Path(specs_dir or ABLATIONS_DIR).glob("table*.yaml")):
+        spec = load_spec(path)
+        for row in spec.rows:
+            value = dict(row.paper).get(SPEED_COLUMN)
+            if isinstance(value, (int, float)):
+                speeds[f"{spec.name}/{row.id}"] = float(value)
+    return speeds
+
+
+def paper_speed_of(model: BenchModel, speeds: Mapping[str, float]) -> float | None:
+    """The first of the model's rows that prints a Speed."""
+    return next((speeds[r] for r in model.rows if r in speeds), None)
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def bench_inputs(
+    root: Path, size: tuple[int, int], *, images: int, train_batches: int
+) -> tuple[list[dict], list[dict]]:
+    """Synthetic images through test/train pipelines resized to ``size`` (h, w).
+
+    Returns:
+        ``(test batches of 1 image, train batches of 2 images)``.
+    """
+    from mmdet.datasets import CocoDataset
+    from mmdet.utils import register_all_modules
+    from mmengine.dataset import pseudo_collate
+
+    from sbr.data.synth import CLASS_NAMES, synthesize
+
+    register_all_modules(init_default_scope=True)
+    height, width = size
+    need_train = 2 * train_batches
+    synthesize(root, seed=0, images=need_train + 2, val_images=images, size=max(size))
+    resize = dict(type="Resize", scale=(width, height), keep_ratio=False)
+    meta = ("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")
+    common = dict(data_root=f"{root}/", metainfo=dict(classes=CLASS_NAMES))
+    test = CocoDataset(
+        ann_file="annotations/instances_val.json", data_prefix=dict(img="val/"), test_mode=True,
+        pipeline=[dict(type="LoadImageFromFile"), resize,
+                  dict(type="PackDetInputs", meta_keys=meta)],
+        **common,
+    )  # fmt: skip
+    train = CocoDataset(
+        ann_file="annotations/instances_train.json", data_prefix=dict(img="train/"),
+        filter_cfg=dict(filter_empty_gt=True, min_size=4),
+        pipeline=[dict(type="LoadImageFromFile"),
+                  dict(type="LoadAnnotations", with_bbox=True, with_mask=True), resize,
+                  dict(type="PackDetInputs")],
+        **common,
+    )  # fmt: skip
+    if len(train) < need_train:
+        raise RuntimeError(f"synthetic train set has {len(train)} images, need {need_train}")
+    test_batches = [pseudo_collate([test[i]]) for i in range(len(test))]
+    train_items = [train[i] for i in range(need_train)]
+    train_list = [pseudo_collate(train_items[2 * k : 2 * k + 2]) for k in range(train_batches)]
+    return test_batches, train_list
+
+
+# --- measurement -----------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """Peak memory during a ``with`` block (MiB): CUDA max allocated, or RSS growth."""
+
+    def __init__(self, device: Any, interval_s: float = 0.005) -> None:
+        self.device = device
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._base = 0
+
+    def __enter__(self) -> PeakMemory:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._base = rss_bytes()
+            self._peak = self._base
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._peak = max(self._peak, rss_bytes())
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._peak = max(self._peak, rss_bytes())
+        self.peak_mb = (self._peak - self._base) / 2**20
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux ``/proc``; else the peak from getrusage)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def time_train_steps(
+    model: Any, batches: Sequence[Mapping[str, Any]], warmup: int, n: int
+) -> list[float]:
+    """Seconds of ``n`` training steps (``model.train_step`` with SGD) after ``warmup``."""
+    import torch
+    from mmengine.optim import OptimWrapper
+
+    sync = synchronizer(model_device(model))
+    params = [p for p in model.parameters() if p.requires_grad]
+    wrapper = OptimWrapper(torch.optim.SGD(params, lr=1e-5, momentum=0.9))
+    model.train()
+    seconds = []
+    for i in range(warmup + n):
+        sync()
+        start = time.perf_counter()
+        model.train_step(batches[i % len(batches)], wrapper)
+        sync()
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def build_bench_model(config: str, device: str) -> Any:
+    """The config's detector, untrained (torch's default initialisation), ``score_thr = 0``,
+    on ``device``."""
+    from sbr.models.params import build_model_from_config
+
+    model = build_model_from_config(config, {"model.test_cfg.rcnn.score_thr": 0.0})
+    return model.to(device)
+
+
+def _detections(model: Any, batch: Mapping[str, Any]) -> float:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        (result,) = model.test_step(batch)
+    return float(len(result.pred_instances))
+
+
+def measure_model(
+    spec: BenchModel,
+    settings: BenchSettings,
+    inputs: tuple[list[dict], list[dict]],
+    *,
+    paper_speed: float | None = None,
+    progress: Progress = lambda line: None,
+) -> ModelResult:
+    """Build ``spec`` and measure it (see the module docstring)."""
+    import torch
+
+    test_batches, train_batches = inputs
+    device = torch.device(settings.device)
+    with PeakMemory(device) as memory:
+        progress(f"{spec.name}: building {spec.config}")
+        model = build_bench_model(spec.config, settings.device)
+        progress(f"{spec.name}: inference, {settings.warmup} warm-up + {settings.images} timed")
+        timing = time_inference(model, test_batches, settings.warmup, settings.images)
+        progress(f"{spec.name}: {timing.images_per_s:.3g} img/s; training steps at batch 2, "
+                 f"{settings.train_warmup} warm-up + {settings.train_steps} timed")  # fmt: skip
+        steps = time_train_steps(model, train_batches, settings.train_warmup, settings.train_steps)
+    train_s = sum(steps) / len(steps)
+    progress(f"{spec.name}: {train_s:.3g} s/step, peak {memory.peak_mb:.0f} MiB")
+    result = ModelResult(
+        name=spec.name,
+        label=spec.label,
+        config=spec.config,
+        infer_img_s=timing.images_per_s,
+        train_step_s=train_s,
+        peak_mem_mb=memory.peak_mb,
+        paper_speed=paper_speed,
+        detections_per_image=_detections(model, test_batches[0]),
+    )
+    if settings.profile:
+        progress(f"{spec.name}: profiling one inference and one training step")
+        result.profile = profile_model(model, test_batches[0], train_batches[0])
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return result
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference or math.isinf(reference):
+        return None
+    return value / reference
+
+
+def add_ratios(results: Sequence[ModelResult]) -> None:
+    """Fill the ratios to HTC (and to R3-CNN naive) in place."""
+    by_name = {r.name: r for r in results}
+    htc, r3 = by_name.get(BASELINE), by_name.get(R3_NAIVE)
+    for r in results:
+        if htc is not None:
+            r.infer_ratio_htc = _ratio(r.infer_img_s, htc.infer_img_s)
+            r.train_ratio_htc = _ratio(r.train_step_s, htc.train_step_s)
+            r.paper_ratio_htc = _ratio(r.paper_speed, htc.paper_speed)
+        if r3 is not None:
+            r.infer_ratio_r3 = _ratio(r.infer_img_s, r3.infer_img_s)
+            r.paper_ratio_r3 = _ratio(r.paper_speed, r3.paper_speed)
+
+
+def evaluate_targets(results: Sequence[ModelResult]) -> list[dict[str, Any]]:
+    """The issue's speed targets, as ratios measured in this run (met: True/False)."""
+    by_name = {r.name: r for r in results}
+    targets: list[dict[str, Any]] = []
+    r3 = by_name.get(R3_NAIVE)
+    if r3 is not None and r3.train_ratio_htc is not None:
+        targets.append(_target("R3-CNN naive train step / HTC", r3.train_ratio_htc, "<=", 1.0))
+        targets.append(_target("R3-CNN naive inference / HTC", r3.infer_ratio_htc, ">=", 0.9))
+    for name in NL_7X7_TARGETS:
+        r = by_name.get(name)
+        if r is not None and r.infer_ratio_r3 is not None and r.paper_ratio_r3 is not None:
+            targets.append(
+                _target(f"{r.label} inference / R3-CNN naive", r.infer_ratio_r3, ">=",
+                        r.paper_ratio_r3)
+            )  # fmt: skip
+    return targets
+
+
+def _target(name: str, measured: float, op: str, bound: float) -> dict[str, Any]:
+    met = measured <= bound if op == "<=" else measured >= bound
+    return {"target": name, "measured": measured, "op": op, "bound": bound, "met": met}
+
+
+def environment(settings: BenchSettings) -> dict[str, Any]:
+    """Where the figures come from."""
+    import torch
+
+    env = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    if settings.device.startswith("cuda"):
+        env["gpu"] = torch.cuda.get_device_name(torch.device(settings.device))
+    return env
+
+
+def bench_models(
+    names: Iterable[str] | None = None,
+    settings: BenchSettings = BenchSettings(),
+    *,
+    progress: Progress = lambda line: None,
+    work_dir: Path | None = None,
+) -> ModelsBench:
+    """Measure the selected models (HTC always included) one after the other.
+
+    Args:
+        names: Model names or groups (see :func:`select_models`); None: ``default``.
+        settings: How to measure.
+        progress: Called with one line per step.
+        work_dir: Where the synthetic images go (default: a temporary folder).
+    """
+    import torch
+
+    if settings.device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: torch sees no CUDA device")
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    chosen = select_models(names)
+    speeds = paper_speeds()
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        progress(f"inputs: synthetic images resized to {settings.size[0]}x{settings.size[1]}")
+        inputs = bench_inputs(
+            Path(tmp) / "synth", settings.size, images=settings.images,
+            train_batches=max(1, settings.train_warmup + settings.train_steps),
+        )  # fmt: skip
+        results = []
+        for k, spec in enumerate(chosen, 1):
+            progress(f"[{k}/{len(chosen)}] {spec.label}")
+            results.append(
+                measure_model(spec, settings, inputs, paper_speed=paper_speed_of(spec, speeds),
+                              progress=progress)
+            )  # fmt: skip
+    add_ratios(results)
+    return ModelsBench(settings, results, environment(settings), evaluate_targets(results))
+
+
+# --- profile ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Span:
+    name: str
+    depth: int
+    order: int
+    seconds: float = 0.0
+    calls: int = 0
+
+
+class ComponentTimer:
+    """Wall time per component: forward hooks on modules and wrappers around methods.
+
+    Timers nest; each component's depth is its nesting depth at its first call, so
+    the result reads as a tree. On CUDA the device is synchronised at every boundary.
+    """
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self.sync = sync
+        self.spans: dict[str, _Span] = {}
+        self._stack: list[tuple[str, float]] = []
+        self._handles: list[Any] = []
+        self._patched: list[tuple[Any, str]] = []
+
+    def start(self, name: str) -> None:
+        """Open ``name``."""
+        self.sync()
+        if name not in self.spans:
+            self.spans[name] = _Span(name, len(self._stack), len(self.spans))
+        self._stack.append((name, time.perf_counter()))
+
+    def stop(self, name: str) -> None:
+        """Close the innermost ``name``."""
+        self.sync()
+        while self._stack:
+            top, started = self._stack.pop()
+            if top == name:
+                span = self.spans[name]
+                span.seconds += time.perf_counter() - started
+                span.calls += 1
+                return
+
+    def module(self, name: str, module: Any) -> None:
+        """Time every forward call of ``module`` as ``name``."""
+        self._handles.append(module.register_forward_pre_hook(lambda m, a: self.start(name)))
+        self._handles.append(module.register_forward_hook(lambda m, a, o: self.stop(name)))
+
+    def method(self, obj: Any, attr: str, name: str, *, by_first_arg: bool = False) -> None:
+        """Time every call of ``obj.attr`` as ``name`` (``name[arg0]`` with ``by_first_arg``)."""
+        original = getattr(obj, attr)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            label = f"{name}[{args[0]}]" if by_first_arg and args else name
+            self.start(label)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.stop(label)
+
+        setattr(obj, attr, timed)
+        self._patched.append((obj, attr))
+
+    def remove(self) -> None:
+        """Remove every hook and wrapper."""
+        for handle in self._handles:
+            handle.remove()
+        for obj, attr in self._patched:
+            delattr(obj, attr)
+        self._handles, self._patched = [], []
+
+    def rows(self) -> list[dict[str, Any]]:
+        """``[{component, depth, seconds, calls}]`` in first-call order."""
+        return [
+            {"component": s.name, "depth": s.depth, "seconds": s.seconds, "calls": s.calls}
+            for s in sorted(self.spans.values(), key=lambda s: s.order)
+        ]
+
+
+#: Methods timed when the model has them: (owner attribute, method, split by first arg).
+_METHODS = (
+    ("rpn_head", "loss_and_predict", False),
+    ("rpn_head", "predict", False),
+    ("roi_head", "loss", False),
+    ("roi_head", "predict", False),
+    ("roi_head", "_loss_one_loop", True),  # R3: one training loop
+    ("roi_head", "_assign_and_sample", False),
+    ("roi_head", "_refine_roi", False),  # R3: the test-time loops
+    ("roi_head", "predict_bbox", False),
+    ("roi_head", "predict_mask", False),
+    ("roi_head", "_bbox_forward", True),  # HTC / cascade: one stage
+    ("roi_head", "_mask_forward", True),
+)
+#: Sub-modules of an RoI extractor or head reported on their own.
+_PARTS = ("pre_module", "post_module", "roi_layers")
+
+
+def profiled_modules(model: Any) -> list[tuple[str, Any]]:
+    """(name, module) of the components timed by :func:`profile_model`.
+
+    Backbone, neck, RPN head; under the RoI head every RoI extractor / bbox / mask /
+    Mask IoU head (each loop's own when there are several) with their ``pre_module``,
+    ``post_module`` and RoI layers, and every non-local block.
+    """
+    chosen = []
+    for name, module in model.named_modules():
+        parts = [p for p in name.split(".") if not p.isdigit()]
+        top = name in ("backbone", "neck", "rpn_head")
+        head_level = len(parts) == 2 and parts[0] == "roi_head"
+        part = len(parts) >= 3 and parts[0] == "roi_head" and parts[2] in _PARTS
+        part = part and len(parts) == 3  # roi_layers.k -> counted under "roi_layers.k"
+        nonlocal_block = "NonLocal" in type(module).__name__ and name.startswith("roi_head")
+        if top or head_level or part or nonlocal_block:
+            chosen.append((name, module))
+    return chosen
+
+
+def profile_model(
+    model: Any, test_batch: Mapping[str, Any], train_batch: Mapping[str, Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per-component seconds of one inference (batch 1) and one training step (batch 2).
+
+    The training step is split into forward (losses), backward and optimizer step.
+    """
+    import torch
+    from mmengine.optim import OptimWrapper
+
+    sync = synchronizer(model_device(model))
+    timer = ComponentTimer(sync)
+    for name, module in profiled_modules(model):
+        timer.module(name, module)
+    for owner, attr, split in _METHODS:
+        obj = getattr(model, owner, None)
+        if obj is not None and callable(getattr(obj, attr, None)):
+            timer.method(obj, attr, f"{owner}.{attr}", by_first_arg=split)
+    try:
+        model.eval()
+        with torch.no_grad():
+            timer.start("inference (test_step)")
+            model.test_step(test_batch)
+            timer.stop("inference (test_step)")
+        inference = timer.rows()
+        timer.spans.clear()
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        wrapper = OptimWrapper(torch.optim.SGD(params, lr=1e-5, momentum=0.9))
+        timer.start("train step")
+        timer.start("forward + losses")
+        data = model.data_preprocessor(train_batch, True)
+        loss, _ = model.parse_losses(model(**data, mode="loss"))
+        timer.stop("forward + losses")
+        timer.start("backward")
+        loss.backward()
+        timer.stop("backward")
+        timer.start("optimizer step")
+        wrapper.step()
+        wrapper.zero_grad()
+        timer.stop("optimizer step")
+        timer.stop("train step")
+        training = timer.rows()
+    finally:
+        timer.remove()
+    return {"inference": inference, "train_step": training}
+
+
+# --- text output -----------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(results: Sequence[ModelResult]) -> list[str]:
+    """A markdown table of the results."""
+    lines = [
+        "| model | infer img/s | train step s | peak MiB | infer / HTC | train / HTC "
+        "| paper Speed | paper / HTC | infer / R3 naive | paper / R3 naive |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.label} | {r.infer_img_s:.3g} | {r.train_step_s:.3g} | {r.peak_mem_mb:.0f} "
+            f"| {_fmt(r.infer_ratio_htc)} | {_fmt(r.train_ratio_htc)} | {_fmt(r.paper_speed, 1)} "
+            f"| {_fmt(r.paper_ratio_htc)} | {_fmt(r.infer_ratio_r3)} | {_fmt(r.paper_ratio_r3)} |"
+        )
+    return lines
+
+
+def format_targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per target."""
+    if not targets:
+        return []
+    lines = ["", "Targets (ratios measured in this run):"]
+    for t in targets:
+        verdict = "met" if t["met"] else "NOT met"
+        lines.append(f"  {t['target']}: {t['measured']:.2f} {t['op']} {t['bound']:.2f}: {verdict}")
+    return lines
+
+
+def format_profile(result: ModelResult) -> list[str]:
+    """The breakdown of one model as indented lines."""
+    lines = ["", f"Profile of {result.label} (seconds of one pass; calls):"]
+    for phase, rows in (result.profile or {}).items():
+        lines.append(f"  {phase}:")
+        for row in rows:
+            indent = "  " * (row["depth"] + 2)
+            lines.append(f"{indent}{row['component']}: {row['seconds']:.3f} s ({row['calls']})")
+    return lines
+
+
+__all__ = [
+    "BASELINE",
+    "BENCH_MODELS",
+    "DEVICE_DEFAULTS",
+    "BenchModel",
+    "BenchSettings",
+    "ComponentTimer",
+    "ModelResult",
+    "ModelsBench",
+    "PeakMemory",
+    "add_ratios",
+    "bench_inputs",
+    "bench_models",
+    "evaluate_targets",
+    "format_table",
+    "measure_model",
+    "paper_speed_of",
+    "paper_speeds",
+    "profile_model",
+    "profiled_modules",
+    "select_models",
+    "time_train_steps",
+]

@@ -1,0 +1,190 @@
+"""``sbr bench models``: model selection, paper speeds, ratios, targets, measurement, profile.
+
+The measurement runs on the smoke Mask R-CNN at 64x64 (the paper models take minutes
+on a CPU); the profile's component selection is checked on SBR-CNN's real modules.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from sbr.cli import main
+from sbr.runners.bench_models import (
+    BASELINE,
+    BENCH_MODELS,
+    BenchModel,
+    BenchSettings,
+    ModelResult,
+    ModelsBench,
+    PeakMemory,
+    add_ratios,
+    bench_inputs,
+    build_bench_model,
+    evaluate_targets,
+    format_table,
+    measure_model,
+    paper_speed_of,
+    paper_speeds,
+    profile_model,
+    profiled_modules,
+    select_models,
+)
+
+SMOKE = BenchModel("smoke", "smoke/mask-rcnn_r18_fpn_smoke.py", "smoke Mask R-CNN")
+JSON_FIELDS = {
+    "infer_img_s", "train_step_s", "peak_mem_mb", "infer_ratio_htc", "train_ratio_htc",
+    "paper_speed",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["mask-rcnn"], ["mask-rcnn", "htc"]),
+        (["sbr-cnn", "r3-naive"], ["htc", "r3-naive", "sbr-cnn"]),
+        (["h2"], ["htc"] + [m.name for m in BENCH_MODELS if "h2" in m.groups]),
+    ],
+    ids=["htc-added", "paper-order", "group"],
+)
+def test_select_models(names, expected):
+    assert [m.name for m in select_models(names)] == expected
+
+
+def test_default_selection_covers_the_issue_models():
+    names = {m.name for m in select_models(None)}
+    assert {"mask-rcnn", "htc", "r3-naive", "r3-deeper", "sbr-cnn"} <= names
+    assert {"t6r5-fcc-7x7-nlb", "t7r4-maskiou-fcc-7x7"} <= names
+    assert len(select_models(["all"])) == len(BENCH_MODELS)
+
+
+def test_unknown_model_is_refused_with_the_known_names():
+    with pytest.raises(ValueError, match="unknown model 'maskrcnn'.*mask-rcnn"):
+        select_models(["maskrcnn"])
+    result = CliRunner().invoke(main, ["bench", "models", "--models", "maskrcnn"])
+    assert result.exit_code == 2 and "mask-rcnn" in result.output
+
+
+def test_every_bench_config_exists_and_paper_speeds_come_from_the_specs():
+    from sbr.engine.config import resolve_config_path
+
+    speeds = paper_speeds()
+    assert speeds["table2/row3"] == 3.3 and speeds["table6/row5"] == 1.0
+    for model in BENCH_MODELS:
+        assert resolve_config_path(model.config).is_file()
+    by_name = {m.name: m for m in BENCH_MODELS}
+    assert paper_speed_of(by_name["r3-naive"], speeds) == 3.4
+    assert paper_speed_of(by_name["sbr-cnn"], speeds) is None  # the paper prints none
+
+
+def _result(name: str, infer: float, train: float, paper: float | None) -> ModelResult:
+    return ModelResult(name, name, f"{name}.py", infer, train, 100.0, paper)
+
+
+def test_ratios_and_targets():
+    results = [
+        _result(BASELINE, 0.2, 10.0, 3.3),
+        _result("r3-naive", 0.19, 8.0, 3.4),
+        _result("t6r5-fcc-7x7-nlb", 0.05, 9.0, 1.0),
+    ]
+    add_ratios(results)
+    htc, r3, nl = results
+    assert htc.infer_ratio_htc == 1.0 and r3.train_ratio_htc == pytest.approx(0.8)
+    assert r3.infer_ratio_htc == pytest.approx(0.95) and r3.paper_ratio_htc == pytest.approx(
+        3.4 / 3.3
+    )
+    assert nl.infer_ratio_r3 == pytest.approx(0.05 / 0.19)
+    targets = {t["target"]: t for t in evaluate_targets(results)}
+    assert targets["R3-CNN naive train step / HTC"]["met"]
+    assert targets["R3-CNN naive inference / HTC"]["met"]
+    nl_target = targets["t6r5-fcc-7x7-nlb inference / R3-CNN naive"]
+    assert nl_target["bound"] == pytest.approx(1.0 / 3.4) and not nl_target["met"]  # 0.26 < 0.29
+    table = format_table(results)
+    assert len(table) == 2 + len(results) and "| 0.95 |" in table[3]
+
+
+@pytest.fixture(scope="module")
+def small_inputs(tmp_path_factory):
+    return bench_inputs(tmp_path_factory.mktemp("bench"), (64, 96), images=2, train_batches=2)
+
+
+def test_bench_inputs_are_single_images_and_pairs_at_the_requested_size(small_inputs):
+    test, train = small_inputs
+    assert len(test) == 2 and len(train) == 2
+    for batch in test:
+        assert len(batch["inputs"]) == 1 and tuple(batch["inputs"][0].shape[1:]) == (64, 96)
+    for batch in train:
+        assert len(batch["inputs"]) == 2 and all(
+            len(s.gt_instances) > 0 for s in batch["data_samples"]
+        )
+
+
+@pytest.mark.slow
+def test_measure_model_on_the_smoke_model(small_inputs):
+    settings = BenchSettings(size=(64, 96), warmup=1, images=2, train_warmup=1, train_steps=1,
+                             profile=True)  # fmt: skip
+    lines: list[str] = []
+    result = measure_model(SMOKE, settings, small_inputs, paper_speed=11.6, progress=lines.append)
+    assert result.infer_img_s > 0 and result.train_step_s > 0 and result.peak_mem_mb >= 0
+    assert result.detections_per_image > 0  # score_thr 0: untrained models still detect
+    assert any("img/s" in line for line in lines) and any("s/step" in line for line in lines)
+    payload = json.loads(json.dumps(ModelsBench(settings, [result]).to_json()))
+    (fields,) = payload["models"]
+    assert set(fields) >= JSON_FIELDS and fields["paper_speed"] == 11.6
+    assert payload["settings"]["size"] == [64, 96] and "untrained" in payload["weights"]
+    phases = result.profile
+    names = {row["component"] for row in phases["inference"]}
+    assert {"backbone", "neck", "rpn_head", "roi_head.predict", "inference (test_step)"} <= names
+    train = {row["component"]: row for row in phases["train_step"]}
+    assert {"forward + losses", "backward", "optimizer step", "roi_head.loss"} <= set(train)
+    assert train["backbone"]["depth"] > train["forward + losses"]["depth"]  # nested
+    assert train["train step"]["seconds"] >= train["backward"]["seconds"]
+
+
+def test_profile_selects_groie_pre_and_post_modules_and_removes_its_hooks():
+    model = build_bench_model("sbr_cnn/sbr-cnn_r50_fpn_1x_coco.py", "cpu")
+    names = {name for name, _ in profiled_modules(model)}
+    assert {"backbone", "neck", "rpn_head"} <= names
+    for kind in ("bbox", "mask"):
+        assert f"roi_head.{kind}_roi_extractor.0.pre_module" in names
+        assert f"roi_head.{kind}_roi_extractor.0.post_module" in names
+    assert "roi_head.bbox_head.0" in names and "roi_head.mask_iou_head" in names
+    assert not any(name.startswith("backbone.") for name in names)
+
+
+@pytest.mark.slow
+def test_profile_leaves_the_model_as_it_was(small_inputs):
+    model = build_bench_model(SMOKE.config, "cpu")
+    hooks_before = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    profile_model(model, small_inputs[0][0], small_inputs[1][0])
+    hooks_after = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    assert hooks_after == hooks_before and "predict" not in vars(model.roi_head)
+
+
+def test_peak_memory_on_cpu_sees_an_allocation():
+    with PeakMemory(torch.device("cpu")) as memory:
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+        block += 1
+    del block
+    assert memory.peak_mb >= 32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_timing_and_memory(small_inputs):
+    from sbr.runners.speed import time_inference
+
+    model = build_bench_model(SMOKE.config, "cuda")
+    cuda_batches = small_inputs[0]
+    with PeakMemory(torch.device("cuda")) as memory:
+        timing = time_inference(model, cuda_batches, 1, 2)
+    assert timing.device.startswith("cuda") and timing.images_per_s > 0
+    assert memory.peak_mb > 0
+
+
+def test_cli_lists_models():
+    result = CliRunner().invoke(main, ["bench", "models", "--list"])
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) == len(BENCH_MODELS) and "sbr-cnn" in result.output
