@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sbr.data.layout import Category
 from sbr.specs.errors import Loc, SpecError, format_key
 from sbr.specs.presets import DatasetSwap, Preset
 from sbr.specs.schema import SPEED_COLUMN, AblationSpec, Grid, Override, Row
@@ -40,6 +41,8 @@ class TrialSpec:
         overrides: The row's training overrides, applied last.
         data_root: Dataset root (None: the config's own paths).
         seed: Random seed (``randomness.seed``).
+        classes: The dataset's categories in id order, read from its annotation files
+            (None: the data root does not exist yet, the configs' own classes apply).
     """
 
     trial_id: str
@@ -49,6 +52,7 @@ class TrialSpec:
     overrides: tuple[Override, ...]
     data_root: str | None
     seed: int
+    classes: tuple[Category, ...] | None = None
 
     @property
     def dataset(self) -> DatasetSwap | None:
@@ -73,6 +77,7 @@ class TrialSpec:
             overrides=self.overrides,
             data_root=self.data_root,
             seed=self.seed,
+            classes=self.classes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,9 +156,14 @@ def trial_identity(
     overrides: Sequence[Override],
     data_root: str | None,
     seed: int,
+    classes: Sequence[Category] | None = None,
 ) -> dict[str, Any]:
-    """The hashed description of a training run (see the module docstring)."""
-    return {
+    """The hashed description of a training run (see the module docstring).
+
+    ``classes`` (the dataset's categories, when its files exist) are part of it: the same
+    folder relabelled is another training.
+    """
+    identity = {
         "config": config,
         "preset": preset.identity(),
         "schedule": [schedule, [[o.path, o.value] for o in preset.schedules[schedule].overrides]],
@@ -161,6 +171,9 @@ def trial_identity(
         "data_root": data_root,
         "seed": seed,
     }
+    if classes is not None:
+        identity["classes"] = [[c.id, c.name] for c in classes]
+    return identity
 
 
 def _axis_label(path: str, value: Any) -> str:
@@ -249,12 +262,19 @@ def expand(
 
     Raises:
         SpecError: If a row names a schedule the preset does not define.
+        DataError: If a data root exists but its layout or classes are unusable.
     """
+    from sbr.data.layout import root_classes
+
     trials: dict[str, TrialSpec] = {}
+    classes_of: dict[str | None, tuple[Category, ...] | None] = {}
     evaluations: dict[str, EvalSpec] = {}
     planned = []
     for spec in specs:
         root = _normal_root(data_root or spec.defaults.data_root or preset.data_root)
+        if root not in classes_of:
+            classes_of[root] = root_classes(root)
+        classes = classes_of[root]
         for row in spec_rows(spec):
             schedule = _schedule_of(spec, row, preset)
             config = canonical_config(row.config)
@@ -266,11 +286,14 @@ def expand(
                     overrides=row.overrides,
                     data_root=root,
                     seed=seed,
+                    classes=classes,
                 )
                 trial_id = content_hash(identity)
                 trials.setdefault(
                     trial_id,
-                    TrialSpec(trial_id, config, preset, schedule, row.overrides, root, seed),
+                    TrialSpec(
+                        trial_id, config, preset, schedule, row.overrides, root, seed, classes
+                    ),
                 )
                 evaluation = _evaluation(trial_id, row.eval_overrides)
                 evaluations.setdefault(evaluation.eval_id, evaluation)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sbr.specs.expand import Expansion, PlannedRow, TrialSpec
@@ -61,6 +61,13 @@ class PlanRow:
     paper: Mapping[str, Any]
     status: str
     shared_with: tuple[str, ...] = ()
+    classes: int | None = None
+    coco_params: int | None = None
+
+    @property
+    def paper_params(self) -> int | None:
+        """The count comparable with the paper's (the model with COCO's 80 classes)."""
+        return self.coco_params if self.coco_params is not None else self.params
 
     def to_json(self) -> dict[str, Any]:
         """The row as ``--json`` prints it."""
@@ -72,7 +79,11 @@ class PlanRow:
             "trial": self.trial,
             "evaluation": self.evaluation,
             "params": self.params,
-            "params_as_printed": params_as_printed(self.params, self.paper.get(PARAMS_COLUMN)),
+            "classes": self.classes,
+            "params_coco_80": self.coco_params,
+            "params_as_printed": params_as_printed(
+                self.paper_params, self.paper.get(PARAMS_COLUMN)
+            ),
             "paper": dict(self.paper),
             "status": self.status,
             "shared_with": list(self.shared_with),
@@ -227,6 +238,7 @@ def build_plan(
     seconds_per_iter: float | None = None,
     resources: Mapping[str, float] | None = None,
     sharing: Expansion | None = None,
+    coco_params: ParamsProvider | None = None,
 ) -> Plan:
     """Assemble the dry-run plan.
 
@@ -239,17 +251,24 @@ def build_plan(
         resources: Resources per trial to report.
         sharing: A wider expansion (e.g. every shipped table) whose rows count as
             users of the same trainings; defaults to ``expansion`` itself.
+        coco_params: The trial's model counted with COCO's 80 classes, for a dataset
+            with another class count (the paper's counts are for 80; None: same model).
     """
     users = _shared(sharing or expansion)
     trials = {t.trial_id: t for t in expansion.trials}
     counts: dict[str, int | None] = {}
+    coco: dict[str, int | None] = {}
     rows = []
     for planned in expansion.rows:
         trial = trials[planned.trial_id]
         if planned.trial_id not in counts:
             counts[planned.trial_id] = params(trial) if params else None
+            coco[planned.trial_id] = coco_params(trial) if coco_params else None
         me = f"{planned.table}/{planned.row_id}"
-        rows.append(_plan_row(planned, counts[planned.trial_id], status(trial), users, me))
+        row = _plan_row(planned, counts[planned.trial_id], status(trial), users, me)
+        if trial.classes is not None:
+            row = replace(row, classes=len(trial.classes), coco_params=coco[planned.trial_id])
+        rows.append(row)
     tables = tuple(dict.fromkeys(r.table for r in expansion.rows))
     return Plan(
         preset=preset.name,
@@ -294,7 +313,9 @@ def render_text(plan: Plan) -> str:
         lines.append(f"== {table} (preset {plan.preset})")
         for row in (r for r in plan.rows if r.table == table):
             params = "params ?" if row.params is None else f"params {row.params:,}"
-            printed = params_as_printed(row.params, row.paper.get(PARAMS_COLUMN))
+            if row.coco_params is not None:
+                params += f" ({row.classes} classes; with COCO's 80: {row.coco_params:,})"
+            printed = params_as_printed(row.paper_params, row.paper.get(PARAMS_COLUMN))
             if printed is not None:
                 same = printed == row.paper[PARAMS_COLUMN]
                 params += f" (= {printed}, {'as printed' if same else 'paper differs'})"

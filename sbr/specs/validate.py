@@ -253,6 +253,56 @@ def _swap_dataset(cfg: Any, preset: Preset, cache: ConfigCache) -> None:
         _replace_recursive(cfg["model"], "num_classes", lambda _old: swap.num_classes)
 
 
+def _datasets_of(cfg: Any) -> list[tuple[str, Any]]:
+    """``(dataloader key, innermost dataset config)`` of every dataloader in ``cfg``."""
+    found = []
+    for name in _DATA_KEYS:
+        loader = cfg.get(name)
+        if not isinstance(loader, Mapping) or not isinstance(loader.get("dataset"), Mapping):
+            continue
+        dataset = loader["dataset"]
+        while isinstance(dataset.get("dataset"), Mapping):  # wrappers (RepeatDataset...)
+            dataset = dataset["dataset"]
+        found.append((name, dataset))
+    return found
+
+
+def _use_dataset(cfg: Any, trial: TrialSpec) -> None:
+    """Point the dataloaders at the trial's dataset layout and write its classes.
+
+    The train dataloader reads the train split, val and test the val split (files from
+    :func:`sbr.data.layout.detect_layout`). The classes (from the data, see
+    :attr:`TrialSpec.classes`) go into every dataset's ``metainfo`` and every
+    ``num_classes`` of the model. Without the data (a plan made before it exists) the
+    preset's ``dataset.num_classes`` applies, else the swapped dataset's own class list.
+    """
+    from sbr.data.layout import detect_layout
+
+    datasets = _datasets_of(cfg)
+    root = trial.data_root
+    if root is not None and Path(root).is_dir():
+        layout = detect_layout(root)
+        for name, dataset in datasets:
+            split = layout.train if name == "train_dataloader" else layout.val
+            dataset["ann_file"] = split.ann_file
+            prefix = dataset.get("data_prefix")
+            dataset["data_prefix"] = {**(prefix if isinstance(prefix, Mapping) else {}),
+                                      "img": split.img_dir}  # fmt: skip
+    if trial.classes is not None:
+        names = tuple(c.name for c in trial.classes)
+        for _, dataset in datasets:
+            dataset["metainfo"] = {"classes": names}
+        count: int | None = len(names)
+    elif trial.preset.dataset is not None and trial.preset.dataset.num_classes is not None:
+        count = trial.preset.dataset.num_classes
+    else:
+        meta = datasets[0][1].get("metainfo") if datasets else None
+        given = meta.get("classes") if isinstance(meta, Mapping) else None
+        count = len(given) if trial.preset.dataset is not None and given else None
+    if count is not None and "model" in cfg:
+        _replace_recursive(cfg["model"], "num_classes", lambda _old: count)
+
+
 def compose_trial_config(
     trial: TrialSpec, *, cache: ConfigCache | None = None, row_key: str = "rows"
 ) -> Any:
@@ -272,6 +322,7 @@ def compose_trial_config(
     cfg = cache.get(trial.config)
     preset = trial.preset
     _swap_dataset(cfg, preset, cache)
+    _use_dataset(cfg, trial)
     types = dict(preset.replace_types)
     if types and "model" in cfg:
         _replace_recursive(
