@@ -1,4 +1,4 @@
-"""``sbr data``: synthetic COCO data and dataset checks (owned by the data work)."""
+"""``sbr data``: synthetic COCO data, dataset checks and ``dataset.yaml`` (the data work)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 @click.group()
 def data() -> None:
-    """Create and check COCO-format datasets."""
+    """Create, check and describe COCO-format datasets."""
 
 
 @data.command()
@@ -75,6 +75,7 @@ def check(path: Path, img_dir: Path | None, decode: bool | None) -> None:
     Prints one line per problem kind and exits 1, or prints a summary and exits 0.
     """
     from sbr.data.check import check_dataset
+    from sbr.data.layout import DataError, dataset_classes, detect_layout, format_classes
 
     try:
         report = check_dataset(path, img_dir=img_dir, decode=decode)
@@ -84,3 +85,43 @@ def check(path: Path, img_dir: Path | None, decode: bool | None) -> None:
         click.echo(line)
     if not report.ok:
         raise SystemExit(1)
+    if path.is_dir():  # what an ablation on this root trains on
+        try:
+            layout = detect_layout(path)
+            classes = dataset_classes(layout)
+        except DataError as err:
+            click.echo(f"error: {err}", err=True)
+            raise SystemExit(1) from None
+        click.echo(
+            f"layout {layout.source}: train {layout.train.ann_file} + {layout.train.img_dir}, "
+            f"val {layout.val.ann_file} + {layout.val.img_dir}; "
+            f"{len(classes)} classes: {format_classes(classes)}"
+        )
+
+
+@data.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing dataset.yaml.")
+def init(root: Path, force: bool) -> None:
+    """Write ROOT/dataset.yaml from the annotation files and image folders found in ROOT.
+
+    \b
+    dataset.yaml declares the splits sbr trains (train) and evaluates (val) on:
+      name: my-data                # optional; report captions name it
+      train: {ann_file: labels/train.json, img_dir: images/train/}
+      val:   {ann_file: labels/valid.json, img_dir: images/valid/}
+    Paths are relative to ROOT. A COCO layout (annotations/instances_{train,val}[2017].json
+    with {train,val}[2017]/) needs no dataset.yaml; init writes it out all the same.
+    """
+    from sbr.data.layout import DataError, dataset_classes, format_classes, init_dataset_yaml
+
+    try:
+        file, layout = init_dataset_yaml(root, force=force)
+        classes = dataset_classes(layout)
+    except DataError as err:
+        click.echo(f"error: {err}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"wrote {file}")
+    for split in layout.splits:
+        click.echo(f"  {split.name}: {split.ann_file} + {split.img_dir}")
+    click.echo(f"  {len(classes)} classes: {format_classes(classes)}")

@@ -1,7 +1,8 @@
 """Consistency checks for COCO instance annotation files and their images.
 
 :func:`check_dataset` takes a dataset root (every ``annotations/instances_<split>.json``
-is checked against the images in ``<split>/``, the COCO 2017 convention) or one
+is checked against the images in ``<split>/``, the COCO 2017 convention, or the splits
+its ``dataset.yaml`` declares) or one
 annotation file, and returns a :class:`CheckReport`. Each problem has a stable
 short kind (see :data:`KINDS`), a count and up to :data:`MAX_EXAMPLES` examples.
 
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sbr.data.layout import DATASET_FILE, detect_layout
 
 KINDS: tuple[str, ...] = (
     "malformed-json",
@@ -167,6 +170,9 @@ def _targets(path: Path, img_dir: Path | None) -> list[tuple[Path, Path]]:
     if path.is_dir():
         if img_dir is not None:
             raise ValueError("img_dir can only be given together with one annotation file")
+        if (path / DATASET_FILE).is_file():  # a declared layout (sbr data init)
+            layout = detect_layout(path)
+            return [(s.ann_path(path), s.img_path(path)) for s in layout.splits]
         files = sorted(p for p in (path / "annotations").glob("instances_*.json") if p.is_file())
         if not files:
             raise ValueError(f"path {path} has no annotations/instances_<split>.json")

@@ -3,7 +3,9 @@
 # through sbr.engine.config.set_data_root, so keep the three `data_root` uses in sync.
 dataset_type = 'CocoDataset'
 data_root = 'data/synth/'
-# Must match sbr.data.synth.CLASS_NAMES (category ids 1, 3, 7, 12: non-contiguous as in COCO).
+# sbr.data.synth.CLASS_NAMES (category ids 1, 3, 7, 12: non-contiguous as in COCO). Ablation
+# presets replace them by the classes read from the data (sbr.data.layout), so this list only
+# serves `sbr train` on the synthetic set and plans made before the data exists.
 metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'star'))
 img_scale = (160, 160)
 backend_args = None
