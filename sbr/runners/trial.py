@@ -116,19 +116,16 @@ def _tracking_hook(
     report: Reporter | None,
     interval: int,
 ) -> Any:
-    """An MMEngine hook: losses + lr every ``interval`` iterations, timed validation."""
+    """An MMEngine hook: losses + lr every ``interval`` iterations, the latest validation."""
     from mmengine.hooks import Hook
 
     class _SBRTrackingHook(Hook):
         priority = "LOW"
 
         def __init__(self) -> None:
-            self.val_seconds = 0.0
-            self.val_images = 0
             self.val_metrics: dict[str, float] = {}
             self.val_at = -1
             self.start_iter = 0
-            self._t0 = 0.0
             self._t_train = 0.0
 
         def before_train(self, runner: Any) -> None:  # after a resume has loaded
@@ -155,16 +152,6 @@ def _tracking_hook(
                 return None
             elapsed = time.perf_counter() - self._t_train
             return eta_seconds(elapsed, step - self.start_iter, runner.max_iters - step)
-
-        def before_val_epoch(self, runner: Any) -> None:
-            self.val_seconds, self.val_images = 0.0, 0
-
-        def before_val_iter(self, runner, batch_idx, data_batch=None) -> None:
-            self._t0 = time.perf_counter()
-
-        def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-            self.val_seconds += time.perf_counter() - self._t0
-            self.val_images += len(outputs or [])
 
         def after_val_epoch(self, runner: Any, metrics: dict | None = None) -> None:
             self.val_metrics = {k: float(v) for k, v in (metrics or {}).items()}
@@ -249,19 +236,26 @@ def _evaluate_variant(
             options={"load_from": checkpoint},
             launcher=_launcher(task),
         )
-        timer = _tracking_hook(log=lambda values, step: None, report=None, interval=1)
-        runner.register_hook(timer)
         metrics = {k: float(v) for k, v in runner.val().items()}
+        speed = _speed_metric(runner)
     except BaseException as exc:
         tracker.set_tags(run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]})
         tracker.end_run(run_id, failed=True)
         raise
-    speed = {METRIC_IMAGES_PER_S: timer.val_images / timer.val_seconds} if timer.val_seconds else {}
     tracker.log_metrics(run_id, {**metrics, **speed}, step=0)
     tracker.log_artifact(run_id, evaluation.config_file, str(Path(ARTIFACT_CONFIG).parent))
     tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
     tracker.end_run(run_id)
     return metrics
+
+
+def _speed_metric(runner: Any) -> dict[str, float]:
+    """The paper's Speed of the runner's model: batch 1, one device, after warm-up, on the
+    first N validation images (``sbr_speed`` in the config; see :mod:`sbr.runners.speed`)."""
+    from sbr.runners.speed import runner_speed
+
+    timing = runner_speed(runner)  # None on data-parallel ranks other than 0
+    return {} if timing is None else {METRIC_IMAGES_PER_S: timing.images_per_s}
 
 
 def _log_results(
@@ -272,8 +266,7 @@ def _log_results(
     final = dict(hook.val_metrics)
     final[METRIC_PARAMS] = params
     final[METRIC_PEAK_MEMORY_MB] = _peak_memory_mb()
-    if hook.val_seconds > 0:
-        final[METRIC_IMAGES_PER_S] = hook.val_images / hook.val_seconds
+    final.update(_speed_metric(runner))
     logged = {step for step, _ in tracker.metric_history(run_id, METRIC_PARAMS)}
     if runner.iter not in logged:  # else an attempt killed before the finished tag did
         tracker.log_metrics(run_id, final, step=runner.iter)
