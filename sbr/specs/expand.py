@@ -104,6 +104,8 @@ class PlannedRow:
     trial_id: str
     eval_id: str
     speed: float | None
+    #: The columns of the row's table (a blank flag cell means "not in the model").
+    columns: tuple[str, ...] = ()
 
     @property
     def row_id(self) -> str:
@@ -299,7 +301,8 @@ def expand(
                 evaluations.setdefault(evaluation.eval_id, evaluation)
                 planned.append(
                     PlannedRow(
-                        spec.name, row, seed, trial_id, evaluation.eval_id, _row_speed(spec, row)
+                        spec.name, row, seed, trial_id, evaluation.eval_id, _row_speed(spec, row),
+                        columns=tuple(spec.columns),
                     )
                 )
     return Expansion(tuple(trials.values()), tuple(evaluations.values()), tuple(planned))

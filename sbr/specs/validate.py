@@ -378,7 +378,67 @@ def _check_loops(cfg: Any, row: PlannedRow, evaluation: EvalSpec | None, row_key
     raise SpecError(row.row.loc_of("config"), f"{row_key}.config", problem)
 
 
+#: Flag columns of the FCC tables (paper Tables 6, 7): a blank cell means "not in the model".
+FLAG_COLUMNS = ("M_IoU", "L2C", "NL_b", "NL_a")
+_TICK = "✓"
+#: L2C as the paper prints it, per ``fcc_type`` of an FCC head.
+_L2C_PRINTED = {"square": "7×7", "rect": "7×3→3×7"}
+_FCC_HEADS = ("SBRFCCBBoxHead", "SBRFCCMaskIoUHead")
+
+
+def fcc_flags(head: Any) -> dict[str, str | None]:
+    """``L2C``, ``NL_b``, ``NL_a`` of one head config as the paper prints them (None: blank)."""
+    if not isinstance(head, Mapping) or head.get("type") not in _FCC_HEADS:
+        return {"L2C": None, "NL_b": None, "NL_a": None}
+    fcc_type = head.get("fcc_type", "square")
+    return {
+        "L2C": _L2C_PRINTED.get(fcc_type, fcc_type),
+        "NL_b": _TICK if head.get("nl_before") else None,
+        "NL_a": _TICK if head.get("nl_after") else None,
+    }
+
+
+def flag_values(roi_head: Any, columns: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(config path, flag columns) of each head the flags of a table describe.
+
+    With an ``M_IoU`` column (Table 7) the flags describe the Mask IoU branch, otherwise
+    (Table 6) the detection head, each of the H bbox heads.
+    """
+    roi_head = roi_head if isinstance(roi_head, Mapping) else {}
+    mask_iou = roi_head.get("mask_iou_head")
+    if "M_IoU" in columns:
+        flags = {"M_IoU": _TICK if mask_iou else None, **fcc_flags(mask_iou)}
+        return [("model.roi_head.mask_iou_head", flags)]
+    heads = roi_head.get("bbox_head")
+    if isinstance(heads, (list, tuple)):
+        return [(f"model.roi_head.bbox_head[{i}]", fcc_flags(h)) for i, h in enumerate(heads)]
+    return [("model.roi_head.bbox_head", fcc_flags(heads))]
+
+
+def _check_flag_columns(cfg: Any, row: PlannedRow, row_key: str) -> None:
+    """The flag cells of the row (a blank cell too) must match the composed config."""
+    columns = row.columns or tuple(column for column, _ in row.row.paper)
+    flags = [c for c in FLAG_COLUMNS if c in columns]
+    if not flags:
+        return
+    printed = row.row.paper_values
+    for where, actual in flag_values(cfg.get("model", {}).get("roi_head"), columns):
+        for column in flags:
+            if column in printed and printed[column] is None:  # lost in the paper
+                continue
+            expected = printed.get(column)
+            if expected != actual[column]:
+                paper = f"prints {expected!r}" if expected else f"leaves {column} blank"
+                has = "no such part" if actual[column] is None else repr(actual[column])
+                raise SpecError(
+                    row.row.loc_of("paper"),
+                    f"{row_key}.paper.{column}",
+                    f"the paper {paper} but the composed config has {has} ({where})",
+                )
+
+
 def _check_paper_columns(cfg: Any, row: PlannedRow, row_key: str) -> None:
+    _check_flag_columns(cfg, row, row_key)
     summary = loop_summary(cfg.get("model", {}).get("roi_head"))
     if summary is None:
         return
@@ -455,6 +515,19 @@ def _row_key(row: PlannedRow) -> str:
     return f"rows[{row.row_id}]"
 
 
+def _count_params(cache: ParamCache, cfg: Any, row: PlannedRow) -> int:
+    """Build the trial's model; a model that does not build is an error of its row."""
+    try:
+        return cache.count(cfg.model)
+    except Exception as exc:  # noqa: BLE001 - whatever the build raises, the row is wrong
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise SpecError(
+            row.row.loc_of("config"),
+            f"{_row_key(row)}.config",
+            f"the model does not build: {type(exc).__name__}: {first}",
+        ) from exc
+
+
 def validate_expansion(
     expansion: Expansion,
     *,
@@ -490,7 +563,7 @@ def validate_expansion(
                 evaluated[evaluation.eval_id] = eval_cfg
             _check_paper_columns(evaluated[evaluation.eval_id], row, _row_key(row))
         if build_models and param_cache is not None:
-            params[trial.trial_id] = param_cache.count(cfg.model)
+            params[trial.trial_id] = _count_params(param_cache, cfg, rows[0])
         if progress:
             progress(f"ok {trial.trial_id} {trial.config}")
     return ValidationReport(len(expansion.trials), len(expansion.evaluations), params)
@@ -561,6 +634,8 @@ __all__ = [
     "check_override_path",
     "compose_eval_config",
     "compose_trial_config",
+    "fcc_flags",
+    "flag_values",
     "loop_problem",
     "loop_summary",
     "validate_expansion",
