@@ -34,6 +34,7 @@ from sbr.specs.schema import (
     parse_resources,
     user_specs_dir,
 )
+from sbr.specs.shrink import ShrinkRule
 
 PRESETS_DIR = ABLATIONS_DIR / "presets"
 
@@ -113,6 +114,7 @@ class Preset:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     resources: tuple[tuple[str, float], ...] = ()
     cost: CostModel = CostModel(unit="gpu_hours")
+    shrink: ShrinkRule | None = None
     schedule_locs: Mapping[str, Loc] = field(default_factory=dict, compare=False)
 
     def identity(self) -> dict[str, Any]:
@@ -125,12 +127,14 @@ class Preset:
             else {"config": self.dataset.config, "num_classes": self.dataset.num_classes},
             "replace_types": [list(pair) for pair in self.replace_types],
             "overrides": [[o.path, o.value] for o in self.overrides],
+            # only when set, so the trial ids of presets without the rule stay as they were
+            **({"shrink": self.shrink.identity()} if self.shrink is not None else {}),
         }
 
 
 _PRESET_KEYS = (
     "schema_version", "name", "description", "data_root", "device", "dataset",
-    "replace_types", "overrides", "schedules", "resources", "cost",
+    "replace_types", "overrides", "schedules", "resources", "cost", "shrink",
 )  # fmt: skip
 _COST_KEYS = (
     "unit", "train_images_per_epoch", "eval_images", "train_time_factor", "calibration_config",
@@ -175,6 +179,42 @@ def _parse_cost(node: Any) -> CostModel:
     )
 
 
+_INT_PAIR = Kind(
+    lambda v: isinstance(v, list) and len(v) == 2 and all(POS_INT.check(x) for x in v),
+    "a list of two positive integers",
+)
+_INT_LIST = Kind(
+    lambda v: isinstance(v, list) and len(v) > 0 and all(POS_INT.check(x) for x in v),
+    "a non-empty list of positive integers",
+)
+_SHRINK_LISTS = {
+    "anchor_scales": _INT_LIST,
+    "train_proposals": _INT_PAIR,
+    "test_proposals": _INT_PAIR,
+}
+
+
+def _parse_shrink(node: Any) -> ShrinkRule:
+    """The ``shrink:`` section: :class:`~sbr.specs.shrink.ShrinkRule` fields."""
+    path = ("shrink",)
+    expect(node, MAPPING, where=loc_of(node), path=path)
+    fields = tuple(ShrinkRule.__dataclass_fields__)
+    check_keys(node, path, fields)
+    values = {}
+    for key in fields:
+        kind = _SHRINK_LISTS.get(key, POS_INT)
+        value = get(node, key, kind, path)
+        if value is not None:
+            values[key] = tuple(value) if isinstance(value, list) else value
+    rule = ShrinkRule(**values)
+    plain_ok = rule.backbone_depth in (18, 34, 50, 101, 152)
+    if not plain_ok or rule.depth_with_plugins not in (50, 101, 152):
+        raise SpecError(
+            loc_of(node), "shrink", "ResNet depths: 18/34/50/101/152 (with plugins: 50/101/152)"
+        )
+    return rule
+
+
 def parse_preset(node: Any, *, file: str) -> Preset:
     """Validate a loaded preset document (errors carry ``file:line`` and the key)."""
     if not isinstance(node, dict):
@@ -211,6 +251,7 @@ def parse_preset(node: Any, *, file: str) -> Preset:
         schedules=schedules,
         resources=resources,
         cost=_parse_cost(node["cost"]),
+        shrink=_parse_shrink(node["shrink"]) if node.get("shrink") is not None else None,
         schedule_locs=schedule_locs,
     )
 

@@ -328,6 +328,10 @@ def compose_trial_config(
         _replace_recursive(
             cfg["model"], "type", lambda t: types.get(t, t) if isinstance(t, str) else t
         )
+    if preset.shrink is not None and "model" in cfg:  # the mini preset's CPU-scale rule
+        from sbr.specs.shrink import mmdet_channel_defaults, shrink_model
+
+        shrink_model(cfg["model"], preset.shrink, mmdet_channel_defaults)
     _apply(cfg, preset.overrides, lambda o: format_key(("overrides", o.path)))
     _apply(
         cfg,
