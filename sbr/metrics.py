@@ -52,6 +52,11 @@ TAG_PRESET_FILE = "sbr.preset_file"
 #: ``host:pid`` of the ``run-ablation`` process of an ablation (parent) run.
 TAG_DRIVER = "sbr.driver"
 TAG_DATASET = "sbr.dataset"
+#: Name of the trained-on dataset (``COCO`` when its classes are COCO's 80; else the
+#: dataset.yaml ``name`` or the folder name): report captions name non-COCO data.
+TAG_DATASET_NAME = "sbr.dataset_name"
+#: The dataset's classes, ``<count>: name,name,...`` (cut at 4000 characters).
+TAG_CLASSES = "sbr.classes"
 TAG_CONFIG = "sbr.config"
 #: SHA-256 (12 hex) of the resolved MMEngine config a training ran: a changed base config
 #: (another mmdet) shows up here while the trial id, a hash of the spec fields, stays.

@@ -56,6 +56,12 @@ def _fail(exc: SpecError) -> None:
     sys.exit(EXIT_SPEC_ERROR)
 
 
+def _fail_data(exc: ValueError) -> None:
+    """A dataset that cannot be used (layout, classes): one line, exit 2, nothing launched."""
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_PREFLIGHT)
+
+
 _PRESET = click.option(
     "--preset",
     metavar="smoke|paper|NAME|PATH",
@@ -96,6 +102,7 @@ def validate(
     Every row is parsed against the schema, every override path is checked against the
     composed MMEngine config, and every trial's config (and model, on the CPU) is built.
     """
+    from sbr.data.layout import DataError
     from sbr.specs.validate import validate_expansion
 
     try:
@@ -104,6 +111,9 @@ def validate(
         report = validate_expansion(expansion, build_models=not no_build)
     except SpecError as exc:
         _fail(exc)
+        return
+    except DataError as exc:
+        _fail_data(exc)
         return
     built = "composed" if no_build else "composed and built"
     click.echo(
@@ -155,6 +165,7 @@ def _print_plan(table, preset, data, seeds, specs_dir, ctx) -> None:
         expansion,
         preset_obj,
         params=(lambda t: report.params.get(t.trial_id)),
+        coco_params=_coco_counter() if report.params else None,
         status=_tracking_status(tracking_uri),
         seconds_per_iter=seconds,
         resources=_resources(specs, preset_obj),
@@ -163,6 +174,38 @@ def _print_plan(table, preset, data, seeds, specs_dir, ctx) -> None:
     click.echo(
         json.dumps(plan.to_json(), indent=2, ensure_ascii=False) if as_json else render_text(plan)
     )
+
+
+#: Classes of COCO, which the paper's parameter counts are for.
+COCO_CLASSES = 80
+
+
+def _with_num_classes(node, count: int):
+    """A copy of a config tree with every ``num_classes`` set to ``count``."""
+    if isinstance(node, dict):
+        return {
+            k: count if k == "num_classes" else _with_num_classes(v, count) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_with_num_classes(v, count) for v in node]
+    return node
+
+
+def _coco_counter():
+    """Trainable parameters of a trial's model with COCO's 80 classes (None: it has 80)."""
+    from mmengine.config import ConfigDict
+
+    from sbr.specs.validate import ConfigCache, ParamCache, compose_trial_config
+
+    cache, counts = ConfigCache(), ParamCache()
+
+    def count(trial) -> int | None:
+        if trial.classes is None or len(trial.classes) == COCO_CLASSES:
+            return None
+        model = compose_trial_config(trial, cache=cache).model.to_dict()
+        return counts.count(ConfigDict(_with_num_classes(model, COCO_CLASSES)))
+
+    return count
 
 
 def _resources(specs, preset_obj) -> dict:
@@ -178,7 +221,7 @@ def _sharing(table, specs_dir, preset, data, seeds, expansion):
         return None
     try:
         wider = _load(_table_files("all", specs_dir), preset, data, seeds)[2]
-    except SpecError:  # another table is broken: that is its own run's problem
+    except (SpecError, ValueError):  # another table (or its data) is broken: its own problem
         return None
     known = {t.trial_id for t in wider.trials}
     return wider if all(t.trial_id in known for t in expansion.trials) else None
@@ -247,6 +290,7 @@ def run_ablation(
       sbr run-ablation table3 --preset smoke --data data/synth
       sbr run-ablation all --address head:6379 --tracking-uri http://mlflow:5000
     """
+    from sbr.data.layout import DataError
     from sbr.specs.validate import validate_expansion
 
     try:
@@ -254,6 +298,9 @@ def run_ablation(
         report = validate_expansion(expansion, build_models=not no_params)
     except SpecError as exc:
         _fail(exc)
+        return
+    except DataError as exc:
+        _fail_data(exc)
         return
     if dry_run:
         ctx = (specs, preset_obj, expansion, report, as_json, no_calibrate, tracking_uri)

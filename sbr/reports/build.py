@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,23 +50,43 @@ def write_index(out: Path) -> list[Path]:
     return [out / "index.md", out / "index.html"]
 
 
+def other_dataset(run_ids: Sequence[str], datasets: Mapping[str, str] | None) -> str | None:
+    """The names of the non-COCO datasets the runs trained on (None: COCO or unknown)."""
+    names = dict.fromkeys((datasets or {}).get(r, "") for r in run_ids)
+    others = [n for n in names if n and n != "COCO"]
+    return ", ".join(others) or None
+
+
 def build_table(
-    name: str, tidy: pd.DataFrame, *, out: Path, command: str, tracking_uri: str | None
+    name: str,
+    tidy: pd.DataFrame,
+    *,
+    out: Path,
+    command: str,
+    tracking_uri: str | None,
+    datasets: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write ``tables/<name>.tex`` and ``.csv`` and record them in the manifest."""
+    """Write ``tables/<name>.tex`` and ``.csv`` and record them in the manifest.
+
+    ``datasets`` maps run ids to their ``sbr.dataset_name`` tag: a table of runs on
+    another dataset than COCO names it in the caption and the provenance.
+    """
     layout = load_layout(name)
     summary = summarize(tidy, layout)
+    run_ids = run_ids_of(summary)
+    dataset = other_dataset(run_ids, datasets)
     prov = provenance(
         command,
         spec=layout.spec_file,
         spec_hash=layout.spec_hash,
         tracking_uri=tracking_uri or "",
-        mlflow_runs=run_ids_of(summary),
+        mlflow_runs=run_ids,
+        **({"dataset": dataset} if dataset else {}),
     )
     folder = out / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     tex, csv = folder / f"{name}.tex", folder / f"{name}.csv"
-    tex.write_text(latex.table(summary, layout, provenance=prov))
+    tex.write_text(latex.table(summary, layout, provenance=prov, dataset=dataset))
     csv.write_text(latex.table_csv(summary, layout, provenance=prov))
     missing = int((summary["status"] != "ok").sum()) if not summary.empty else 0
     notes = [f"{missing} cell(s) without a reproduced value"] if missing else []
@@ -189,8 +209,9 @@ def build_report(
         tracking_uri: MLflow store; None: ``$MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
         tidy: Results frame to use instead of reading the store (tests).
     """
+    from sbr.metrics import TAG_DATASET_NAME
     from sbr.tracking.mlflow import resolve_tracking_uri
-    from sbr.tracking.runs import collect
+    from sbr.tracking.runs import fetch_runs, runs_to_frame
 
     names = [*TABLE_NAMES, "fig3"] if "all" in targets else list(dict.fromkeys(targets))
     if "fig3" not in names:
@@ -201,15 +222,20 @@ def build_report(
     if unknown:
         raise ValueError(f"unknown report target(s) {unknown}; expected all, fig3, table2..table11")
     uri = resolve_tracking_uri(tracking_uri)
+    datasets: dict[str, str] = {}
     if tidy is None:
-        tidy = collect(uri)
+        records = fetch_runs(uri)
+        tidy = runs_to_frame(records)
+        datasets = {r.run_id: r.tags.get(TAG_DATASET_NAME, "") for r in records}
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in names:
         if name == "fig3":
             paths += build_fig3(tidy, out=out, command=command, tracking_uri=uri)
         else:
-            paths += build_table(name, tidy, out=out, command=command, tracking_uri=uri)
+            paths += build_table(
+                name, tidy, out=out, command=command, tracking_uri=uri, datasets=datasets
+            )
     return paths + write_index(out)
 
 
@@ -219,6 +245,7 @@ __all__ = [
     "build_fig3",
     "build_report",
     "build_table",
+    "other_dataset",
     "provenance",
     "save_figure",
     "write_index",

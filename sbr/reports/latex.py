@@ -196,16 +196,26 @@ def provenance_comment(provenance: Mapping[str, Any], prefix: str = "% ") -> str
     return "\n".join(lines) + "\n"
 
 
-def _caption(layout: TableLayout) -> str:
+def _caption(layout: TableLayout, dataset: str | None = None) -> str:
+    if dataset:  # not COCO: say so, the paper's bracketed values stay COCO's
+        paper = (
+            f"Reproduced on {escape(dataset)} (not COCO), with the paper's value on COCO "
+            "and the difference in brackets"
+        )
+    else:
+        paper = "Reproduced values with the paper's value and the difference in brackets"
     return (
-        f"Table {layout.number}: {escape(layout.title)}. Reproduced values with the paper's "
-        "value and the difference in brackets; mean$\\pm$std over seeds; best reproduced "
-        "value in bold, second best underlined."
+        f"Table {layout.number}: {escape(layout.title)}. {paper}; mean$\\pm$std over seeds; "
+        "best reproduced value in bold, second best underlined."
     )
 
 
 def table(
-    summary: pd.DataFrame, layout: TableLayout, *, provenance: Mapping[str, Any] | None = None
+    summary: pd.DataFrame,
+    layout: TableLayout,
+    *,
+    provenance: Mapping[str, Any] | None = None,
+    dataset: str | None = None,
 ) -> str:
     """Render one paper table as a booktabs ``table`` environment.
 
@@ -213,6 +223,8 @@ def table(
         summary: Frame from :func:`sbr.reports.aggregate.summarize` (may be empty).
         layout: The table's layout.
         provenance: Entries written as leading ``%`` comments.
+        dataset: Name of the (non-COCO) dataset the runs trained on, for the caption;
+            None: COCO, or unknown.
 
     Returns:
         LaTeX needing ``booktabs`` and ``graphicx`` (``\\checkmark`` is provided
@@ -226,7 +238,7 @@ def table(
         r"\providecommand{\checkmark}{$\surd$}",
         r"\begin{table}[htbp]",
         r"\centering",
-        f"\\caption{{{_caption(layout)}}}",
+        f"\\caption{{{_caption(layout, dataset)}}}",
         f"\\label{{tab:{layout.name}}}",
         r"\resizebox{\linewidth}{!}{%",
         f"\\begin{{tabular}}{{{align}}}",

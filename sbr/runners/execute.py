@@ -17,9 +17,11 @@ from typing import Any
 
 from sbr.metrics import (
     DEFAULT_EXPERIMENT,
+    TAG_CLASSES,
     TAG_CONFIG,
     TAG_CONFIG_HASH,
     TAG_DATASET,
+    TAG_DATASET_NAME,
     TAG_DRIVER,
     TAG_EVAL,
     TAG_KIND,
@@ -42,6 +44,7 @@ from sbr.runners.base import (
     TrialOutcome,
     TrialTask,
 )
+from sbr.runners.failures import forget_failures
 from sbr.specs.expand import Expansion, TrialSpec, canonical_json
 
 #: Default storage of work dirs and checkpoints (one folder per trial id).
@@ -106,8 +109,17 @@ def _row_tags(rows: Sequence[str]) -> dict[str, str]:
 
 
 def check_data(expansion: Expansion) -> None:
-    """Raise :class:`PreflightError` for a missing or broken dataset root."""
+    """Raise :class:`PreflightError` (one line) for a dataset no trial could train on.
+
+    Per data root: its layout and files (``sbr.data.layout``, ``sbr data check``). Then,
+    for one trial per distinct dataset configuration, the composed dataloaders' datasets
+    are built with MMDetection as training will build them: a split without images,
+    without annotations of the classes, or empty after filtering is refused here.
+    """
     from sbr.data.check import check_dataset
+    from sbr.data.layout import DataError, detect_layout
+    from sbr.data.preflight import check_composed_datasets, check_split_files, dataset_key
+    from sbr.specs.validate import ConfigCache, compose_trial_config
 
     for root in dict.fromkeys(t.data_root for t in expansion.trials):
         if root is None:
@@ -115,12 +127,41 @@ def check_data(expansion: Expansion) -> None:
         if not Path(root).is_dir():
             raise PreflightError(f"dataset folder {root} does not exist (see `sbr data synth`)")
         try:
+            check_split_files(detect_layout(root))
             report = check_dataset(Path(root))
-        except ValueError as exc:
+        except (DataError, ValueError) as exc:
             raise PreflightError(f"dataset {root}: {exc}") from exc
         if not report.ok:
             first = next((line for line in report.lines() if line.strip()), "problems found")
             raise PreflightError(f"dataset {root} fails `sbr data check`: {first.strip()}")
+    cache, seen = ConfigCache(), set()
+    for trial in _one_per_data_setup(expansion):
+        cfg = compose_trial_config(trial, cache=cache)
+        key = dataset_key(cfg)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_composed_datasets(cfg)
+        except DataError as exc:
+            raise PreflightError(f"dataset {trial.data_root}: {exc}") from exc
+
+
+def _one_per_data_setup(expansion: Expansion) -> list[TrialSpec]:
+    """One trial per (data root, classes, schedule, data-touching row overrides)."""
+    chosen: dict[str, TrialSpec] = {}
+    for trial in expansion.trials:
+        if trial.data_root is None:
+            continue
+        touching = [
+            [o.path, o.value]
+            for o in trial.overrides
+            if o.path.split(".", 1)[0].endswith(("_dataloader", "_evaluator"))
+        ]
+        classes = None if trial.classes is None else [[c.id, c.name] for c in trial.classes]
+        key = canonical_json([trial.data_root, classes, trial.schedule, touching])
+        chosen.setdefault(key, trial)
+    return list(chosen.values())
 
 
 def _trial_tags(trial: TrialSpec, rows: Sequence[str]) -> dict[str, str]:
@@ -136,6 +177,24 @@ def _trial_tags(trial: TrialSpec, rows: Sequence[str]) -> dict[str, str]:
         TAG_DATASET: str(Path(trial.data_root).resolve()) if trial.data_root else "config",
         TAG_CONFIG: trial.config,
         TAG_SEED: str(trial.seed),
+        **_dataset_tags(trial),
+    }
+
+
+def _dataset_tags(trial: TrialSpec) -> dict[str, str]:
+    """Dataset name (``COCO`` for COCO's 80 classes) and classes, when read from the data."""
+    if trial.classes is None or trial.data_root is None:
+        return {}
+    from mmdet.datasets import CocoDataset
+
+    from sbr.data.layout import detect_layout
+
+    names = [c.name for c in trial.classes]
+    coco = tuple(names) == tuple(CocoDataset.METAINFO["classes"])
+    label = "COCO" if coco else detect_layout(trial.data_root).name
+    return {
+        TAG_DATASET_NAME: label,
+        TAG_CLASSES: f"{len(names)}: {','.join(names)}"[:4000],
     }
 
 
@@ -167,6 +226,7 @@ def prepare_task(
     trial_dir = (Path(settings.storage) / trial.trial_id).resolve()
     trial_dir.mkdir(parents=True, exist_ok=True)
     (trial_dir / OUTCOME_FILE).unlink(missing_ok=True)
+    forget_failures(trial_dir)  # "failed twice the same way" counts within one invocation
     cfg = compose_trial_config(trial)
     cfg.dump(str(trial_dir / CONFIG_FILE))
     trial_rows, eval_rows = users

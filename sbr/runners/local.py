@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from sbr.runners.base import FAILED, TrialOutcome, TrialTask, one_line
+from sbr.runners.failures import DeterministicFailure
 
 #: ``progress(trial_id, metrics)``: what Ray Tune's live table shows, for one trial.
 Progress = Callable[[str, Mapping[str, Any]], None]
@@ -37,7 +38,10 @@ class LocalLauncher:
         self.progress = progress
 
     def launch(self, tasks: Sequence[TrialTask]) -> list[TrialOutcome]:
-        """Run every task; a trial that fails ``max_retries + 1`` times is reported failed."""
+        """Run every task; a trial that fails ``max_retries + 1`` times is reported failed.
+
+        A deterministic failure (:mod:`sbr.runners.failures`) is reported at once.
+        """
         from sbr.runners.trial import run_trial
 
         outcomes = []
@@ -47,6 +51,9 @@ class LocalLauncher:
             for _ in range(self.max_retries + 1):
                 try:
                     outcomes.append(run_trial(task, report=report))
+                    break
+                except DeterministicFailure as exc:  # a retry would repeat it
+                    outcomes.append(TrialOutcome(task.trial_id, FAILED, error=str(exc)))
                     break
                 except Exception as exc:  # noqa: BLE001 - reported, the others go on
                     error = one_line(exc)

@@ -3,7 +3,8 @@
 sbr owns the grid: ``param_space = {"trial": grid_search([<trial ids>])}`` and the
 trainable looks its :class:`~sbr.runners.base.TrialTask` up by id. Resources per trial
 come from the preset; a failing trial is restarted up to ``max_retries`` times
-(``FailureConfig``) and resumes from its MMEngine checkpoint.
+(``FailureConfig``) and resumes from its MMEngine checkpoint, unless its failure is
+deterministic (:mod:`sbr.runners.failures`): then the trial ends at once, reported failed.
 
 A trial with one worker trains inside its Tune trial process (``tune.with_resources``
 reserves its CPUs/GPUs). A trial with ``workers > 1`` trains data-parallel: its Tune
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sbr.runners.base import FAILED, TrialOutcome, TrialTask, TrialWork
+from sbr.runners.failures import DeterministicFailure
 
 #: File in a trial's folder naming the Ray node that ran it last.
 NODE_FILE = "ray_node.txt"
@@ -77,7 +79,10 @@ def sbr_trial(
     node = ray.get_runtime_context().get_node_id()
     Path(task.trial_dir, NODE_FILE).write_text(node + "\n", encoding="utf-8")
     executor = DataParallelExecutor(settings) if task.workers > 1 else None
-    run_trial(task, report=lambda metrics: tune.report(dict(metrics)), executor=executor)
+    try:
+        run_trial(task, report=lambda metrics: tune.report(dict(metrics)), executor=executor)
+    except DeterministicFailure:
+        return  # the failed outcome is in the trial folder; ending normally: no retry
 
 
 def _data_parallel_worker(config: Mapping[str, Any]) -> None:

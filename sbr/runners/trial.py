@@ -6,7 +6,8 @@ parent run); train with MMEngine (resuming from ``last_checkpoint`` in the work 
 when there is one); evaluate (COCO) on the final weights; run the evaluation-only
 variants on the same checkpoint, each as a child run; log artifacts; mark finished.
 On an error the run is tagged failed with the error and the exception propagates
-(launchers retry, and the retry resumes the same run from the checkpoint).
+(launchers retry, and the retry resumes the same run from the checkpoint), as a
+:class:`~sbr.runners.failures.DeterministicFailure` when a retry would only repeat it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from sbr.runners.base import (
     TrialWork,
     one_line,
 )
+from sbr.runners.failures import iteration_marker_hook, stop_if_deterministic
 from sbr.runners.lock import TrialLock
 
 #: ``report(metrics)`` forwards progress to the launcher (Ray Tune's ``tune.report``).
@@ -205,6 +207,7 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
         interval=_logger_interval(runner),
     )
     runner.register_hook(hook)
+    runner.register_hook(iteration_marker_hook(task.trial_dir))  # see sbr.runners.failures
     if task.fault is not None:  # TEST HOOK: set only by the runner tests
         from sbr.runners.fault_injection import fault_injection_hook
 
@@ -383,6 +386,7 @@ def run_trial(
                     work.run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]}
                 )
                 tracker.end_run(work.run_id, failed=True)
+            stop_if_deterministic(trial_dir, task.trial_id, work.run_id, exc)  # else: retry
             raise
     return outcome  # execute_work (rank 0) wrote it into the trial folder
 
