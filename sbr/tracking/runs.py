@@ -205,11 +205,17 @@ def latest_iou_histogram(run_id: str, tracking_uri: str | None = None) -> dict[s
         return json.loads(Path(local).read_text())
 
 
+def run_tags(run_id: str, tracking_uri: str | None = None) -> dict[str, str]:
+    """The tags of one run."""
+    return dict(_client(tracking_uri).get_run(run_id).data.tags)
+
+
 __all__ = [
     "RunRecord",
     "collect",
     "fetch_runs",
     "latest_iou_histogram",
     "parse_rows",
+    "run_tags",
     "runs_to_frame",
 ]
