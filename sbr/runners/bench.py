@@ -108,8 +108,13 @@ def bench_orchestration(
             ]  # fmt: skip
             bare = bare_tune_seconds(tasks, ray_settings)
             start = time.perf_counter()
-            run_expansion(expansion, settings=settings, launcher=RayTuneLauncher(ray_settings))
+            result = run_expansion(
+                expansion, settings=settings, launcher=RayTuneLauncher(ray_settings)
+            )
             sbr = time.perf_counter() - start
+            unfinished = [o for o in result.outcomes if o.status != "finished"]
+            if unfinished or len(result.outcomes) != trials:
+                raise RuntimeError(f"sbr's run did not finish every trial: {unfinished}")
         finally:
             disconnect()
     return OrchestrationBench(trials, iters, bare, sbr)

@@ -327,13 +327,15 @@ def bare_tune_seconds(tasks: Sequence[TrialTask], settings: RaySettings) -> floa
 
     from ray import tune
 
+    from sbr.runners.base import one_line
+
     by_id = {t.trial_id: t for t in tasks}
     trainable = tune.with_resources(
         tune.with_parameters(_bare_trainable, tasks=by_id),
         {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial},
     )
     start = time.perf_counter()
-    tune.Tuner(
+    grid = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search(list(by_id))},
         run_config=tune.RunConfig(
@@ -342,7 +344,10 @@ def bare_tune_seconds(tasks: Sequence[TrialTask], settings: RaySettings) -> floa
             verbose=settings.verbose,
         ),
     ).fit()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if grid.errors:  # a failed training would time nothing worth comparing
+        raise RuntimeError(f"the bare Ray Tune run failed: {one_line(grid.errors[0])}")
+    return seconds
 
 
 __all__ = [

@@ -1,14 +1,61 @@
-"""Figures of the orchestration benchmark (the benchmark itself runs from `sbr bench`)."""
+"""The orchestration benchmark (`sbr bench orchestration`), run for real at its smallest size.
+
+One trial of one iteration, bare Ray Tune then sbr, in one local Ray: the figures come
+from real runs, and a benchmark whose trainings failed must not report a ratio.
+"""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from ci_gate import require
+from click.testing import CliRunner
 
-from sbr.runners.bench import OrchestrationBench
+from sbr.cli.bench import bench
+
+pytestmark = pytest.mark.slow
 
 
-def test_ratio_and_overhead_per_trial() -> None:
-    bench = OrchestrationBench(trials=2, iters=2, bare_s=40.0, sbr_s=50.0)
-    assert bench.ratio == pytest.approx(1.25)
-    assert bench.overhead_per_trial_s == pytest.approx(5.0)
-    assert bench.lines()[-1] == "ratio sbr/bare: 1.25, overhead per trial: +5.0 s"
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sbr.data.synth import synthesize
+
+    root = tmp_path_factory.mktemp("bench") / "data"
+    synthesize(root, seed=0, images=4, val_images=2)
+    return root
+
+
+def test_orchestration_bench_measures_both_runs(tiny_data: Path) -> None:
+    require("ray")
+    args = ["orchestration", "--data", str(tiny_data), "--trials", "1", "--iters", "1",
+            "--num-cpus", "2"]  # fmt: skip
+    result = CliRunner().invoke(bench, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    times = re.search(r"bare Ray Tune: ([\d.]+) s, sbr: ([\d.]+) s", result.stdout)
+    ratio = re.search(
+        r"ratio sbr/bare: ([\d.]+), overhead per trial: ([+-][\d.]+) s", result.stdout
+    )
+    assert times and ratio, result.stdout
+    bare, sbr = float(times[1]), float(times[2])
+    assert bare > 0 and sbr > 0
+    assert float(ratio[1]) == pytest.approx(sbr / bare, abs=0.02)
+    assert float(ratio[2]) == pytest.approx(sbr - bare, abs=0.1)
+    assert "1 trials x 1 iterations" in result.stdout
+
+
+def test_orchestration_bench_refuses_to_time_failed_trainings(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    require("ray")
+    import shutil
+
+    from sbr.runners.bench import bench_orchestration
+
+    broken = tmp_path / "data"
+    shutil.copytree(tiny_data, broken)
+    for image in (broken / "train").iterdir():  # annotations intact, images gone
+        image.unlink()
+    with pytest.raises(RuntimeError, match="the bare Ray Tune run failed: "):
+        bench_orchestration(data_root=broken, trials=1, iters=1, num_cpus=2)
