@@ -204,3 +204,41 @@ def test_eta(elapsed: float, done: int, remaining: int, text: str) -> None:
     from sbr.runners.trial import eta_seconds, format_eta
 
     assert format_eta(eta_seconds(elapsed, done, remaining)) == text
+
+
+def test_interrupted_evaluation_only_variant_is_resumed_not_duplicated(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """A variant whose evaluation died (its images vanished) is redone in the same run."""
+    import shutil
+
+    from tiny_trials import tiny_expansion
+
+    three = VARIANT_ROW.replace("id: variant", "id: three").replace(
+        "max_per_img: 10", "max_per_img: 3"
+    )
+    data = Path(lab.expansion.trials[0].data_root)
+    wider = tiny_expansion(tmp_path / "spec", data, GOOD_ROW, three)
+    eval_id = wider.rows[1].eval_id
+
+    def variant_runs() -> list:
+        return [r for r in lab.runs(0, kind="evaluation") if r.data.tags[M.TAG_EVAL] == eval_id]
+
+    hidden = tmp_path / "val-hidden"
+    shutil.move(data / "val", hidden)
+    try:
+        broken = run_expansion(wider, settings=lab.settings, launcher=LocalLauncher())
+    finally:
+        shutil.move(hidden, data / "val")
+    assert [o.status for o in broken.outcomes] == ["failed"]
+    (interrupted,) = variant_runs()
+    assert interrupted.data.tags[M.TAG_STATUS] == "failed", interrupted.data.tags
+    assert M.BBOX_AP not in interrupted.data.metrics
+
+    again = run_expansion(wider, settings=lab.settings, launcher=LocalLauncher())
+    assert [o.status for o in again.outcomes] == ["skipped"]  # the training is not redone
+    (resumed,) = variant_runs()  # one run for the variant: the interrupted one, finished
+    assert resumed.info.run_id == interrupted.info.run_id
+    assert resumed.data.tags[M.TAG_STATUS] == "finished" and resumed.info.status == "FINISHED"
+    assert M.BBOX_AP in resumed.data.metrics
+    assert len(lab.runs(0)) == 1
