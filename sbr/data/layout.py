@@ -376,14 +376,30 @@ def dataset_classes(layout: DatasetLayout) -> tuple[Category, ...]:
 
 
 def root_classes(root: str | Path | None) -> tuple[Category, ...] | None:
-    """:func:`dataset_classes` of a dataset root; None when the root does not exist (yet).
+    """:func:`dataset_classes` of a dataset root; None while there is no data to read.
+
+    None when the root does not exist or holds neither a ``dataset.yaml`` nor a COCO
+    layout (a plan may be made before the data is in place; a run's pre-flight refuses
+    such a root).
 
     Raises:
-        DataError: If the root exists but has no usable layout or its classes disagree.
+        DataError: If ``dataset.yaml`` is wrong, or the splits' classes are unusable.
+    """
+    layout = find_layout(root)
+    return None if layout is None else dataset_classes(layout)
+
+
+def find_layout(root: str | Path | None) -> DatasetLayout | None:
+    """:func:`detect_layout`, or None when ``root`` is missing or holds no layout at all.
+
+    Raises:
+        DataError: If ``dataset.yaml`` exists but is wrong.
     """
     if root is None or not Path(root).is_dir():
         return None
-    return dataset_classes(detect_layout(root))
+    if not (Path(root) / DATASET_FILE).is_file() and _conventional(Path(root)) is None:
+        return None
+    return detect_layout(root)
 
 
 def list_images(folder: str | Path) -> list[str]:
@@ -411,6 +427,7 @@ __all__ = [
     "Split",
     "dataset_classes",
     "detect_layout",
+    "find_layout",
     "format_classes",
     "init_dataset_yaml",
     "list_images",

@@ -129,7 +129,9 @@ def check_data(expansion: Expansion) -> None:
         try:
             check_split_files(detect_layout(root))
             report = check_dataset(Path(root))
-        except (DataError, ValueError) as exc:
+        except DataError as exc:  # its message names the files
+            raise PreflightError(str(exc)) from exc
+        except ValueError as exc:
             raise PreflightError(f"dataset {root}: {exc}") from exc
         if not report.ok:
             first = next((line for line in report.lines() if line.strip()), "problems found")
@@ -143,8 +145,8 @@ def check_data(expansion: Expansion) -> None:
         seen.add(key)
         try:
             check_composed_datasets(cfg)
-        except DataError as exc:
-            raise PreflightError(f"dataset {trial.data_root}: {exc}") from exc
+        except DataError as exc:  # its message names the file, the split and the classes
+            raise PreflightError(str(exc)) from exc
 
 
 def _one_per_data_setup(expansion: Expansion) -> list[TrialSpec]:

@@ -276,12 +276,11 @@ def _use_dataset(cfg: Any, trial: TrialSpec) -> None:
     ``num_classes`` of the model. Without the data (a plan made before it exists) the
     preset's ``dataset.num_classes`` applies, else the swapped dataset's own class list.
     """
-    from sbr.data.layout import detect_layout
+    from sbr.data.layout import find_layout
 
     datasets = _datasets_of(cfg)
-    root = trial.data_root
-    if root is not None and Path(root).is_dir():
-        layout = detect_layout(root)
+    layout = find_layout(trial.data_root)  # None: no data yet (a run's pre-flight refuses it)
+    if layout is not None:
         for name, dataset in datasets:
             split = layout.train if name == "train_dataloader" else layout.val
             dataset["ann_file"] = split.ann_file

@@ -161,9 +161,11 @@ def test_cli_synth_defaults_then_check_passes(tmp_path: Path, synth_root: Path) 
         assert (out / name).read_bytes() == (synth_root / name).read_bytes()
     result = _run("check", out)
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    *lines, layout = result.output.strip().splitlines()
     assert len(lines) == 2 and all(": OK, " in line for line in lines)
     assert "small" in lines[0] and "large" in lines[0] and "without annotations" in lines[0]
+    assert layout.startswith("layout coco: train annotations/instances_train.json + train/")
+    assert "4 classes: 'rectangle' (id 1), 'ellipse' (id 3)" in layout
 
 
 def test_single_file_uses_split_folder_or_img_dir(

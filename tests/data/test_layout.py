@@ -76,6 +76,7 @@ def test_a_folder_without_layout_is_one_error_pointing_at_init(tmp_path: Path) -
     with pytest.raises(DataError, match=r"no dataset.yaml and no COCO layout.*sbr data init"):
         detect_layout(tmp_path)
     assert root_classes(tmp_path / "absent") is None  # a plan before the data exists
+    assert root_classes(tmp_path) is None  # a run's pre-flight refuses it (detect_layout)
 
 
 @pytest.mark.parametrize(
