@@ -49,18 +49,58 @@ def test_stop_and_resume_finishes_the_schedule(synth_root: Path, tmp_path: Path)
     assert "bbox:" in second.stdout and "segm:" in second.stdout
 
 
+def _state_capture(record: dict) -> object:
+    """A hook copying the model and optimizer state when training starts (after a resume)."""
+    import copy
+
+    from mmengine.hooks import Hook
+
+    class _Capture(Hook):
+        priority = "VERY_LOW"
+
+        def before_train(self, runner) -> None:
+            record["iter"] = runner.iter
+            record["model"] = {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+            record["optimizer"] = copy.deepcopy(runner.optim_wrapper.state_dict())
+
+    return _Capture()
+
+
 @pytest.mark.slow
 def test_resume_from_explicit_checkpoint(smoke_run, synth_root: Path, tmp_path: Path) -> None:
-    """--resume CKPT continues another run's schedule (weights, optimizer, iteration)."""
-    from sbr.engine.train import run_training
+    """--resume CKPT continues another run's schedule: weights, optimizer state, iteration."""
+    import torch
 
-    ckpt = Path(smoke_run.work_dir) / "iter_300.pth"
-    result = run_training(
+    from sbr.engine.train import build_runner
+
+    ckpt_path = Path(smoke_run.work_dir) / "iter_300.pth"
+    saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    runner = build_runner(
         SMOKE,
         work_dir=tmp_path / "continued",
-        resume=str(ckpt),
+        resume=str(ckpt_path),
         data_root=synth_root,
         options={"train_cfg.max_iters": 302, "train_cfg.val_interval": 302},
     )
-    assert (result.start_iter, result.end_iter) == (300, 302)
+    record: dict = {}
+    runner.register_hook(_state_capture(record))
+    runner.train()
+
+    assert (record["iter"], runner.iter) == (300, 302)
     assert (tmp_path / "continued" / "iter_302.pth").is_file()
+    # Weights: every tensor of the checkpoint, exactly, when training resumed.
+    assert record["model"].keys() == saved["state_dict"].keys()
+    for name, value in saved["state_dict"].items():
+        torch.testing.assert_close(record["model"][name], value, rtol=0, atol=0, msg=name)
+    # Optimizer: AdamW's moments and step of every parameter, and the scheduled lr.
+    state, expected = record["optimizer"]["state"], saved["optimizer"]["state"]
+    assert state.keys() == expected.keys() and len(state) > 10
+    for index, moments in expected.items():
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            torch.testing.assert_close(state[index][key], moments[key], rtol=0, atol=0)
+    lrs = [group["lr"] for group in record["optimizer"]["param_groups"]]
+    assert lrs == [group["lr"] for group in saved["optimizer"]["param_groups"]]
+    assert lrs[0] < 1e-3  # past the schedule's milestone: the scheduler state came back too
+    # and the two resumed iterations did train: the weights moved from the checkpoint
+    moved = runner.model.state_dict()
+    assert any(not torch.equal(moved[k], v) for k, v in saved["state_dict"].items())
