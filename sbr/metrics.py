@@ -87,3 +87,7 @@ ARTIFACT_CONFIG = "config/resolved_config.py"
 ARTIFACT_LOG_DIR = "logs"
 ARTIFACT_IOU_DIR = "iou_histograms"
 ARTIFACT_CHECKPOINT_URI = "checkpoint_uri.txt"
+#: Per-image COCO evaluation data of an evaluation (match tables, ``sbr.engine.per_image``),
+#: from which the reports compute bootstrap confidence intervals.
+ARTIFACT_PER_IMAGE_DIR = "per_image"
+ARTIFACT_PER_IMAGE = f"{ARTIFACT_PER_IMAGE_DIR}/match_tables.npz"

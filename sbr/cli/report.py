@@ -57,6 +57,13 @@ def _command_line(target: str, options: dict[str, object]) -> str:
 @click.option(
     "--device", default="cpu", show_default=True, help="fig1: torch device for the IoU computation."
 )
+@click.option(
+    "--ci",
+    is_flag=True,
+    default=False,
+    help="Print each value's 95% bootstrap interval in the LaTeX cells (the CSV and the "
+    "HTML index always have them).",
+)
 def report(
     target: str,
     tracking_uri: str | None,
@@ -65,12 +72,15 @@ def report(
     config: str | None,
     allowed_border: float,
     device: str,
+    ci: bool,
 ) -> None:
     """Write TARGET (all, table2..table11, fig1, fig3, index) under --out.
 
     Tables compare the reproduced values with the paper's; rows without a finished
-    run print dashes with a footnote. `all` writes every table and Fig. 3, plus Fig. 1
-    when --data is given; every command rewrites reports/index.md and index.html.
+    run print dashes with a footnote. A value whose paired bootstrap interval of the
+    difference to the reference row excludes 0 is marked with a dagger. `all` writes
+    every table and Fig. 3, plus Fig. 1 when --data is given; every command rewrites
+    reports/index.md and index.html.
     """
     from sbr.reports.build import build_fig1, build_report, write_index
 
@@ -84,7 +94,7 @@ def report(
             "allowed_border": allowed_border if allowed_border != -1.0 else None,
             "device": device if device != "cpu" else None,
         },
-    )
+    ) + (" --ci" if ci else "")
     if target == "fig1" and ann_file is None:
         raise click.UsageError("fig1 needs --data ANNOTATIONS.json")
     paths: list[Path] = []
@@ -103,7 +113,7 @@ def report(
             f"{result.seconds:.1f} s ({result.boxes_per_second:.0f} boxes/s)"
         )
     if target not in ("fig1", "index"):
-        paths += build_report([target], out=out, command=command, tracking_uri=tracking_uri)
+        paths += build_report([target], out=out, command=command, tracking_uri=tracking_uri, ci=ci)
     else:
         paths += write_index(out)
     for path in paths:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sbr.metrics import FINAL_METRICS_FILE
+from sbr.engine.per_image import per_image_hook
+from sbr.metrics import ARTIFACT_PER_IMAGE, FINAL_METRICS_FILE
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def run_training(
     )
     record: dict[str, Any] = {"start_iter": 0, "metrics": {}}
     runner.register_hook(_observer(record))
+    runner.register_hook(per_image_hook(Path(runner.work_dir) / ARTIFACT_PER_IMAGE))
     runner.train()
     result = TrainResult(
         work_dir=Path(runner.work_dir),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,12 @@ from sbr import __version__
 from sbr.reports import latex
 from sbr.reports.aggregate import run_ids_of, summarize
 from sbr.reports.index import index_html, index_markdown
+from sbr.reports.plots import reproduced_vs_paper_figure
+from sbr.reports.significance import CI_NO_DATA, ci_points, mlflow_loader, with_intervals
 from sbr.reports.tables import TABLE_NAMES, file_hash, load_layout
+
+#: ``sbr report --ci``: print the intervals in the LaTeX cells (set by :func:`build_report`).
+_SHOW_CI: ContextVar[bool] = ContextVar("sbr_report_show_ci", default=False)
 
 MANIFEST = "provenance.json"
 
@@ -46,7 +52,7 @@ def write_index(out: Path) -> list[Path]:
     path = out / MANIFEST
     entries = json.loads(path.read_text()) if path.is_file() else {}
     (out / "index.md").write_text(index_markdown(entries))
-    (out / "index.html").write_text(index_html(entries))
+    (out / "index.html").write_text(index_html(entries, tables=_table_frames(out, entries)))
     return [out / "index.md", out / "index.html"]
 
 
@@ -73,6 +79,9 @@ def build_table(
     """
     layout = load_layout(name)
     summary = summarize(tidy, layout)
+    summary = with_intervals(  # bootstrap CIs from the runs' per-image data
+        summary, layout, mlflow_loader(tracking_uri), show_ci=_SHOW_CI.get()
+    )
     run_ids = run_ids_of(summary)
     dataset = other_dataset(run_ids, datasets)
     prov = provenance(
@@ -88,11 +97,32 @@ def build_table(
     tex, csv = folder / f"{name}.tex", folder / f"{name}.csv"
     tex.write_text(latex.table(summary, layout, provenance=prov, dataset=dataset))
     csv.write_text(latex.table_csv(summary, layout, provenance=prov))
+    points = ci_points(summary, layout)
+    figure_files = []
+    if points:  # reproduced vs paper AP with the intervals as error bars
+        title = f"Table {layout.number}: reproduced vs paper (95% bootstrap intervals)"
+        figure = reproduced_vs_paper_figure(points, title)
+        figure_files = save_figure(figure, out / "figures" / f"{name}_vs_paper", prov)
     missing = int((summary["status"] != "ok").sum()) if not summary.empty else 0
     notes = [f"{missing} cell(s) without a reproduced value"] if missing else []
-    files = [p.relative_to(out).as_posix() for p in (tex, csv)]
+    no_data = summary.get("ci_status", pd.Series(dtype=object)) == CI_NO_DATA
+    if no_data.any():
+        rows = ", ".join(dict.fromkeys(summary.loc[no_data, "row"]))
+        notes.append(f"no per-image evaluation data (no interval) for {rows}")
+    files = [p.relative_to(out).as_posix() for p in (tex, csv, *figure_files)]
     _record(out, name, {"title": layout.title, "files": files, "provenance": prov, "notes": notes})
-    return [tex, csv]
+    return [tex, csv, *figure_files]
+
+
+def _table_frames(out: Path, entries: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The CSV of every table in the manifest (for the HTML index), by table name."""
+    frames = {}
+    for name, entry in entries.items():
+        csv = next((f for f in entry.get("files", []) if f.endswith(".csv")), None)
+        if csv and (out / csv).is_file():
+            frames[name] = pd.read_csv(out / csv, comment="#", keep_default_na=False,
+                                       na_values=[""])  # fmt: skip
+    return frames
 
 
 def save_figure(fig: Any, stem: Path, prov: dict[str, Any]) -> list[Path]:
@@ -199,6 +229,7 @@ def build_report(
     command: str,
     tracking_uri: str | None = None,
     tidy: pd.DataFrame | None = None,
+    ci: bool = False,
 ) -> list[Path]:
     """Write the named tables (``table2``...) and Fig. 3 (always refreshed), then the index.
 
@@ -208,6 +239,7 @@ def build_report(
         command: The command line recorded as provenance.
         tracking_uri: MLflow store; None: ``$MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
         tidy: Results frame to use instead of reading the store (tests).
+        ci: Print each value's 95% bootstrap interval in the LaTeX (``--ci``).
     """
     from sbr.metrics import TAG_DATASET_NAME
     from sbr.tracking.mlflow import resolve_tracking_uri
@@ -222,6 +254,7 @@ def build_report(
     if unknown:
         raise ValueError(f"unknown report target(s) {unknown}; expected all, fig3, table2..table11")
     uri = resolve_tracking_uri(tracking_uri)
+    _SHOW_CI.set(ci)
     datasets: dict[str, str] = {}
     if tidy is None:
         records = fetch_runs(uri)

@@ -8,8 +8,11 @@ everything generated so far, not only the last command's outputs.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping
 from typing import Any
+
+import pandas as pd
 
 _IMAGE_SUFFIX = ".png"
 
@@ -43,12 +46,106 @@ def index_markdown(entries: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def index_html(entries: Mapping[str, Mapping[str, Any]]) -> str:
-    """The HTML index, figures inline."""
+#: Why a cell has no reproduced value (the CSV's ``status``) or no interval (``ci_status``).
+_REASONS = {
+    "missing": "no run in the tracking store",
+    "failed": "the run failed",
+    "running": "the run has not finished",
+    "not_recorded": "the run did not record this metric",
+    "no_per_image": "no per-image evaluation data (run made before they were stored): no interval",
+}
+_STYLE = (
+    "<style>body{font-family:sans-serif;margin:1.5em}table.results{border-collapse:collapse;"
+    "font-size:0.9em;margin:0.5em 0 1em}table.results th,table.results td{border:1px solid #ccc;"
+    "padding:2px 6px;text-align:right;white-space:nowrap}table.results td.text{text-align:left;"
+    "white-space:normal}"
+    "tr.missing td{color:#888}td.sig{color:#b00;font-weight:bold}</style>"
+)
+
+
+def number_text(value: Any) -> str:
+    """A CSV number as the HTML table prints it (two decimals; a dash when absent)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value)) if value not in (None, "") else "&ndash;"
+    return "&ndash;" if math.isnan(number) else f"{number:.2f}"
+
+
+def _interval(low: Any, high: Any) -> str:
+    low_text, high_text = number_text(low), number_text(high)
+    if "&ndash;" in (low_text, high_text):
+        return "&ndash;"
+    return f"[{low_text}, {high_text}]"
+
+
+def results_table(frame: pd.DataFrame) -> str:
+    """One table's CSV (:func:`sbr.reports.latex.table_frame`) as an HTML table.
+
+    One line per (row, metric): reproduced value, paper value, difference, 95% interval,
+    the difference to the reference row with its paired interval, the significance mark
+    (a dagger when that interval excludes 0) and, for missing values, the reason.
+    """
+    esc = html.escape
+    frame = frame[frame["status"] != "paper_only"] if "status" in frame else frame
+    if frame.empty:
+        return "<p>No reproduced metrics in this table.</p>"
+    reference = str(frame["reference"].iloc[0]) if "reference" in frame else ""
+    head = [
+        "Row", "Label", "Metric", "Reproduced", "Paper", "Difference", "95% CI",
+        f"&Delta; vs {esc(reference)}", "&Delta; 95% CI", "Sig.", "Note",
+    ]  # fmt: skip
+    lines = ['<table class="results">', "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    for record in frame.to_dict("records"):
+        status = str(record.get("status", ""))
+        ci_status = str(record.get("ci_status", "") or "")
+        ok = status == "ok"
+        reproduced = number_text(record.get("reproduced_mean"))
+        std = record.get("reproduced_std")
+        if ok and number_text(std) != "&ndash;":
+            reproduced += f" &plusmn; {number_text(std)}"
+        significant = str(record.get("significant", "")).lower() == "true"
+        notes = [_REASONS.get(s, s) for s in (status, ci_status) if s in _REASONS]
+        if ci_status == "reference":
+            notes.append("reference row")
+        cells = [
+            ("text", esc(str(record.get("row", "")))),
+            ("text", esc(str(record.get("label", "")))),
+            ("text", esc(str(record.get("column", "")))),
+            ("", reproduced if ok else "&ndash;"),
+            ("", number_text(record.get("paper"))),
+            ("", number_text(record.get("difference")) if ok else "&ndash;"),
+            ("", _interval(record.get("ci_low"), record.get("ci_high"))),
+            ("", number_text(record.get("delta")) if ok else "&ndash;"),
+            ("", _interval(record.get("delta_ci_low"), record.get("delta_ci_high"))),
+            ("sig", "&dagger;" if significant else ""),
+            ("text", esc("; ".join(notes))),
+        ]
+        row_class = "" if ok else ' class="missing"'
+        body = "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells)
+        lines.append(f"<tr{row_class}>{body}</tr>")
+    lines.append("</table>")
+    lines.append(
+        "<p>&dagger;: the paired 95% bootstrap interval of the difference to the reference "
+        "row excludes 0 (1000 resamples of the validation images). Intervals in the metric's "
+        "unit.</p>"
+    )
+    return "\n".join(lines)
+
+
+def index_html(
+    entries: Mapping[str, Mapping[str, Any]], tables: Mapping[str, pd.DataFrame] | None = None
+) -> str:
+    """The HTML index: every table as an HTML table (from its CSV), figures inline.
+
+    Args:
+        entries: The manifest, name -> ``{title, files, provenance, notes}``.
+        tables: Name -> the table's CSV frame (tables without one show their links only).
+    """
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
-        '<html><head><meta charset="utf-8"><title>sbr reports</title></head><body>',
+        '<html><head><meta charset="utf-8"><title>sbr reports</title>' + _STYLE + "</head><body>",
         "<h1>sbr reports</h1>",
         "<p>Generated by <code>sbr report</code>; do not edit by hand.</p>",
     ]
@@ -68,10 +165,12 @@ def index_html(entries: Mapping[str, Mapping[str, Any]]) -> str:
         items += [f"note: {esc(n)}" for n in entry.get("notes", [])]
         parts.append(f"<h2>{esc(name)}: {esc(entry.get('title', ''))}</h2>")
         parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+        if tables is not None and name in tables:
+            parts.append(results_table(tables[name]))
         for image in (f for f in entry.get("files", []) if f.endswith(_IMAGE_SUFFIX)):
             parts.append(f'<img src="{esc(image)}" alt="{esc(name)}" style="max-width:100%">')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["index_html", "index_markdown"]
+__all__ = ["index_html", "index_markdown", "number_text", "results_table"]

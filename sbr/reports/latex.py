@@ -24,6 +24,7 @@ from sbr.reports.aggregate import (
     STATUS_OK,
     STATUS_RUNNING,
 )
+from sbr.reports.significance import CI_NO_DATA, CI_OK, CI_REFERENCE, is_true
 from sbr.reports.tables import Column, RowLayout, TableLayout
 
 #: Footnote marker and text of every non-ok status, in print order.
@@ -32,7 +33,18 @@ FOOTNOTES = {
     STATUS_FAILED: ("b", "the run failed"),
     STATUS_RUNNING: ("c", "the run has not finished"),
     STATUS_NOT_RECORDED: ("d", "the run did not record this metric"),
+    CI_NO_DATA: (
+        "e",
+        "no per-image evaluation data (a run made before they were stored): "
+        "no interval, no significance test",
+    ),
 }
+#: Mark of a value whose paired difference to the reference row is significant.
+DAGGER = "$^\\dagger$"
+#: Fields :func:`table_frame` adds from :func:`sbr.reports.significance.with_intervals`.
+CI_FIELDS = (
+    "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "significant", "ci_status",
+)  # fmt: skip
 DASH = "--"
 
 _LATEX_SPECIALS = {
@@ -132,7 +144,62 @@ def _metric_cell(row: RowLayout, column: Column, cell: Mapping[str, Any], mark: 
         text = f"\\textbf{{{text}}}"
     elif mark == "second":
         text = f"\\underline{{{text}}}"
-    return text + _annotation(row, column, cell["mean"])
+    return text + _interval_text(cell, column) + _annotation(row, column, cell["mean"])
+
+
+def _interval_text(cell: Mapping[str, Any], column: Column) -> str:
+    """Dagger when the paired difference is significant; ``[low, high]`` with ``--ci``."""
+    status = cell.get("ci_status")
+    if not isinstance(status, str):  # no intervals were computed
+        return ""
+    text = DAGGER if is_true(cell.get("significant")) else ""
+    if is_true(cell.get("show_ci")):
+        if status == CI_NO_DATA:
+            text += f" {{\\scriptsize[{DASH}]}}\\textsuperscript{{{FOOTNOTES[CI_NO_DATA][0]}}}"
+        elif not math.isnan(cell.get("ci_low", math.nan)):
+            low, high = (format_number(cell[k], column) for k in ("ci_low", "ci_high"))
+            text += f" {{\\scriptsize[{low}, {high}]}}"
+    return text
+
+
+def _interval_caption(summary: pd.DataFrame, layout: TableLayout) -> str:
+    """Caption text on the intervals ("" when none were computed)."""
+    if (
+        "ci_status" not in summary.columns
+        or not summary["ci_status"].isin([CI_OK, CI_REFERENCE]).any()
+    ):
+        return ""
+    reference = next((r for r in layout.rows if r.id == layout.reference_row), None)
+    name = f"row {reference.number}" if reference else "the reference row"
+    text = (
+        f" {DAGGER}: the paired 95\\% bootstrap interval of the difference to {name} "
+        "(1000 resamples of the validation images) excludes 0."
+    )
+    if "show_ci" in summary.columns and summary["show_ci"].map(is_true).any():
+        text += " In square brackets: the value's 95\\% bootstrap interval."
+    return text
+
+
+def _with_interval_caption(lines: list[str], summary: pd.DataFrame, layout: TableLayout) -> None:
+    extra = _interval_caption(summary, layout)
+    for number, line in enumerate(lines):
+        if extra and line.startswith("\\caption{") and line.endswith("}"):
+            lines[number] = line[:-1] + extra + "}"
+
+
+def _ci_fields(cell: Mapping[str, Any] | None, layout: TableLayout) -> dict[str, Any]:
+    """The interval fields of a CSV record (NaN / empty when none were computed)."""
+    fields: dict[str, Any] = {"reference": layout.reference_row}
+    for name in CI_FIELDS:
+        value = (cell or {}).get(name, math.nan)
+        if name == "significant":
+            value = is_true(value)
+        elif name == "ci_status":
+            value = value if isinstance(value, str) else ""
+        fields[name] = value
+    if fields["ci_status"] == CI_REFERENCE:
+        fields.update(delta_ci_low=0.0, delta_ci_high=0.0)
+    return fields
 
 
 def _cells(summary: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
@@ -166,6 +233,8 @@ def _body_rows(summary: pd.DataFrame, layout: TableLayout) -> tuple[list[str], s
             cell = cells.get((row.id, column.name), _missing_cell())
             if cell["status"] != STATUS_OK:
                 used.add(cell["status"])
+            elif cell.get("ci_status") == CI_NO_DATA:
+                used.add(CI_NO_DATA)
             parts.append(_metric_cell(row, column, cell, marks.get(column.name, {}).get(row.id)))
         lines.append(" & ".join(parts) + r" \\")
     return lines, used
@@ -249,6 +318,7 @@ def table(
         r"\bottomrule",
         r"\end{tabular}}",
     ]
+    _with_interval_caption(lines, summary, layout)
     notes = [f"\\textsuperscript{{{m}}}\\,{t}." for s, (m, t) in FOOTNOTES.items() if s in used]
     if notes:
         lines += [r"\par\smallskip", r"{\footnotesize " + " ".join(notes) + r"\par}"]
@@ -281,6 +351,7 @@ def table_frame(summary: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
                     "difference": mean - number if number is not None else math.nan,
                     "status": cell["status"] if cell else "paper_only",
                     "run_ids": cell["run_ids"] if cell else "",
+                    **_ci_fields(cell, layout),
                 }
             )
     return pd.DataFrame.from_records(records)
@@ -308,6 +379,8 @@ def standalone_document(tables: Sequence[str]) -> str:
 
 
 __all__ = [
+    "CI_FIELDS",
+    "DAGGER",
     "DASH",
     "FOOTNOTES",
     "escape",

@@ -89,4 +89,50 @@ def anchor_coverage_figure(bins: Sequence[float], percent_missing: Sequence[floa
     return fig
 
 
-__all__ = ["anchor_coverage_figure", "iou_distribution_figure"]
+def reproduced_vs_paper_figure(points: Sequence[Mapping[str, object]], title: str) -> Figure:
+    """Reproduced vs paper AP per row, with 95% bootstrap intervals as error bars.
+
+    Args:
+        points: One mapping per (row, column): ``row`` (printed number), ``column``,
+            ``paper``, ``reproduced``, ``low``/``high`` (NaN: no interval) and
+            ``significant`` (the paired difference to the reference row excludes 0).
+        title: Axes title.
+
+    Raises:
+        ValueError: If ``points`` is empty.
+    """
+    if not points:
+        raise ValueError("points must hold at least one (row, column) value")
+    fig = Figure(figsize=(6.0, 4.8), layout="constrained")
+    ax = fig.subplots()
+    columns = list(dict.fromkeys(str(p["column"]) for p in points))
+    markers = "osD^vP*X"
+    for number, column in enumerate(columns):
+        mine = [p for p in points if p["column"] == column]
+        x = [float(p["paper"]) for p in mine]
+        y = [float(p["reproduced"]) for p in mine]
+        below = [max(y_ - float(p["low"]), 0.0) if p["low"] == p["low"] else 0.0
+                 for p, y_ in zip(mine, y, strict=True)]  # fmt: skip
+        above = [max(float(p["high"]) - y_, 0.0) if p["high"] == p["high"] else 0.0
+                 for p, y_ in zip(mine, y, strict=True)]  # fmt: skip
+        ax.errorbar(x, y, yerr=[below, above], fmt=markers[number % len(markers)], capsize=3,
+                    label=column)  # fmt: skip
+        for p, x_, y_ in zip(mine, x, y, strict=True):
+            mark = "\u2020" if p.get("significant") else ""
+            ax.annotate(f"{p['row']}{mark}", (x_, y_), textcoords="offset points",
+                        xytext=(4, 4), fontsize="small")  # fmt: skip
+    values = [float(p["paper"]) for p in points] + [float(p["reproduced"]) for p in points]
+    values += [float(p[k]) for p in points for k in ("low", "high") if p[k] == p[k]]
+    lo, hi = min(values), max(values)
+    pad = max(1.0, 0.05 * (hi - lo))
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--",
+            label="reproduced = paper")  # fmt: skip
+    ax.set_xlabel("paper AP")
+    ax.set_ylabel("reproduced AP (95% bootstrap interval)")
+    ax.set_title(title, fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+__all__ = ["anchor_coverage_figure", "iou_distribution_figure", "reproduced_vs_paper_figure"]

@@ -90,6 +90,8 @@ class TableLayout:
         groups: Column groups printed above the headers, ``(text, n_columns)``.
         spec_file: The spec it was built from.
         spec_hash: Short SHA-256 of the spec file's bytes.
+        reference: Row id the differences and their intervals compare with
+            (the spec's ``reference``; empty: the first row).
     """
 
     name: str
@@ -101,6 +103,12 @@ class TableLayout:
     groups: tuple[tuple[str, int], ...] = ()
     spec_file: str = ""
     spec_hash: str = ""
+    reference: str = ""
+
+    @property
+    def reference_row(self) -> str:
+        """The reference row's id (the first row unless the spec names one)."""
+        return self.reference or (self.rows[0].id if self.rows else "")
 
     @property
     def number(self) -> str:
@@ -228,6 +236,7 @@ def layout_from_spec(spec: Any) -> TableLayout:
         groups=groups,
         spec_file=_display_path(spec_path),
         spec_hash=file_hash(spec_path) if spec_path.is_file() else "",
+        reference=getattr(spec, "reference", None) or (rows[0].id if rows else ""),
     )
 
 

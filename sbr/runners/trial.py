@@ -24,6 +24,8 @@ from sbr.metrics import (
     ARTIFACT_CONFIG,
     ARTIFACT_IOU_DIR,
     ARTIFACT_LOG_DIR,
+    ARTIFACT_PER_IMAGE,
+    ARTIFACT_PER_IMAGE_DIR,
     BBOX_AP,
     LOSS_PREFIX,
     METRIC_IMAGES_PER_S,
@@ -185,6 +187,7 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
     """Train (resuming) and evaluate; returns (runner, hook, start_iter, metrics)."""
     import torch
 
+    from sbr.engine.per_image import per_image_hook
     from sbr.engine.train import build_runner
 
     torch.set_num_threads(task.threads)
@@ -212,6 +215,7 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
         from sbr.runners.fault_injection import fault_injection_hook
 
         runner.register_hook(fault_injection_hook(task.fault, Path(task.trial_dir)))
+    runner.register_hook(per_image_hook(work_dir / ARTIFACT_PER_IMAGE))  # for the CIs
     runner.train()
     start_iter = hook.start_iter
     if hook.val_at != runner.iter or not hook.val_metrics:
@@ -223,6 +227,7 @@ def _evaluate_variant(
     evaluation: EvalTask, checkpoint: str, task: TrialTask, tracker: Any, parent: str
 ) -> dict[str, float]:
     """One evaluation-only variant, as a child run of the training run."""
+    from sbr.engine.per_image import per_image_hook
     from sbr.engine.train import build_runner
 
     runs = tracker.search({TAG_EVAL: evaluation.eval_id, TAG_KIND: "evaluation"})
@@ -239,6 +244,7 @@ def _evaluate_variant(
             options={"load_from": checkpoint},
             launcher=_launcher(task),
         )
+        runner.register_hook(per_image_hook(work_dir / ARTIFACT_PER_IMAGE))  # for the CIs
         metrics = {k: float(v) for k, v in runner.val().items()}
         speed = _speed_metric(runner)
     except BaseException as exc:
@@ -247,6 +253,7 @@ def _evaluate_variant(
         raise
     tracker.log_metrics(run_id, {**metrics, **speed}, step=0)
     tracker.log_artifact(run_id, evaluation.config_file, str(Path(ARTIFACT_CONFIG).parent))
+    tracker.log_artifact(run_id, work_dir / ARTIFACT_PER_IMAGE, ARTIFACT_PER_IMAGE_DIR)
     tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
     tracker.end_run(run_id)
     return metrics
@@ -278,6 +285,7 @@ def _log_results(
     for log_file in sorted(work_dir.glob("*/*.log")):
         tracker.log_artifact(run_id, log_file, ARTIFACT_LOG_DIR)
     tracker.log_artifact(run_id, work_dir / "iou_histograms", ARTIFACT_IOU_DIR)
+    tracker.log_artifact(run_id, work_dir / ARTIFACT_PER_IMAGE, ARTIFACT_PER_IMAGE_DIR)
     tracker.log_text(run_id, Path(checkpoint).resolve().as_uri() + "\n", ARTIFACT_CHECKPOINT_URI)
 
 

@@ -151,6 +151,8 @@ class AblationSpec:
     defaults: Defaults = Defaults()
     notes: str = ""
     schema_version: int = SCHEMA_VERSION
+    #: Row the reports compare every row with (paired bootstrap); None: the first row.
+    reference: str | None = None
 
 
 # --------------------------------------------------------------------------- validators
@@ -454,6 +456,7 @@ def parse_defaults(node: Any, path: Path_, base: Defaults = Defaults()) -> Defau
 
 _SPEC_KEYS = (
     "schema_version", "name", "title", "columns", "defaults", "seeds", "rows", "grids", "notes",
+    "reference",
 )  # fmt: skip
 
 
@@ -490,6 +493,7 @@ def parse_spec(node: Any, *, file: str, defaults: Defaults = Defaults()) -> Abla
     )
     grids = tuple(parse_grid(g, i, loc_of(grids_node, i)) for i, g in enumerate(grids_node))
     _check_unique_ids(rows, grids)
+    reference = _parse_reference(node, rows, grids)
     seeds = None
     if "seeds" in node:
         seeds = parse_seeds(node["seeds"], where=loc_of(node, "seeds"), path=("seeds",))
@@ -503,7 +507,27 @@ def parse_spec(node: Any, *, file: str, defaults: Defaults = Defaults()) -> Abla
         seeds=seeds,
         defaults=parse_defaults(node.get("defaults"), ("defaults",), defaults),
         notes=get(node, "notes", OPT_STR, (), "") or "",
+        reference=reference,
     )
+
+
+def _parse_reference(node: dict, rows: Sequence[Row], grids: Sequence[Grid]) -> str | None:
+    """The ``reference`` row id, which must name a row (or a generated grid row)."""
+    if "reference" not in node:
+        return None
+    reference = get(node, "reference", STR, ())
+    from sbr.specs.expand import grid_rows  # expand imports this module
+
+    known = [r.id for r in rows] + [r.id for g in grids for r in grid_rows(g)]
+    if reference not in known:
+        close = difflib.get_close_matches(reference, known, n=2, cutoff=0.6)
+        raise SpecError(
+            loc_of(node, "reference"),
+            "reference",
+            f"no row {reference!r} in this spec (rows: {', '.join(known)})",
+            close,
+        )
+    return reference
 
 
 def _check_unique_ids(rows: Sequence[Row], grids: Sequence[Grid]) -> None:

@@ -1,0 +1,318 @@
+"""The bootstrap engine against pycocotools' COCOeval (the oracle), and its intervals.
+
+With all image weights 1 the engine's AP must equal ``COCOeval.stats`` exactly, for
+boxes and masks: on the smoke model's real outputs on the synthetic val split, and on
+adversarial cases (no detections, a class without ground truth, crowd regions, score
+ties, an annotation with id 0). Integer weights must equal COCOeval on the dataset
+with the images repeated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbr.engine.per_image import match_coco, read_match_tables, write_match_tables
+from sbr.reports.bootstrap import evaluate, image_weights, percentile_interval, row_intervals
+
+pycocotools = pytest.importorskip("pycocotools")
+
+STATS = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
+SIZE = 200
+
+
+def coco_stats(gt: dict, results: list[dict], iou_type: str) -> np.ndarray:
+    """``COCOeval.stats[:6]`` (AP at all / 0.5 / 0.75 / small / medium / large)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = copy.deepcopy(gt)
+        coco.createIndex()
+        if results:
+            dets = coco.loadRes(copy.deepcopy(results))
+        else:  # loadRes cannot take an empty list: an empty results dataset instead
+            dets = COCO()
+            dets.dataset = {**copy.deepcopy(gt), "annotations": []}
+            dets.createIndex()
+        evaluator = COCOeval(coco, dets, iou_type)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return np.asarray(evaluator.stats[:6])
+
+
+def engine_stats(gt: dict, results: list[dict], iou_type: str, weights=None) -> np.ndarray:
+    table = match_coco(gt, results, iou_type)
+    values = evaluate(table, weights, STATS)
+    return np.array([values[s][0] for s in STATS])
+
+
+def _mask_rle(box: list[float]) -> dict:
+    from pycocotools import mask as mask_utils
+
+    x, y, w, h = box
+    mask = np.zeros((SIZE, SIZE), dtype=np.uint8, order="F")
+    mask[int(y) : int(y + h), int(x) : int(x + w)] = 1
+    rle = mask_utils.encode(mask)
+    rle["counts"] = rle["counts"].decode()
+    return rle
+
+
+def synthetic_case(
+    seed: int, *, ties: bool = False, crowd: float = 0.0, images: int = 24
+) -> tuple[dict, list[dict]]:
+    """Ground truth (boxes + polygons) and noisy detections (boxes + RLE masks)."""
+    rng = np.random.default_rng(seed)
+    cats = [1, 3, 7, 12]
+    gt = {
+        "images": [{"id": i + 1, "width": SIZE, "height": SIZE} for i in range(images)],
+        "categories": [{"id": c, "name": str(c)} for c in cats],
+        "annotations": [],
+    }
+    results = []
+
+    def score() -> float:
+        return float(np.round(rng.random(), 1)) if ties else float(rng.random())
+
+    for image in gt["images"]:
+        for _ in range(rng.integers(0, 6)):
+            w, h = rng.uniform(4, 150, 2)
+            x, y = rng.uniform(0, SIZE - w), rng.uniform(0, SIZE - h)
+            cat = int(rng.choice(cats))
+            gt["annotations"].append(
+                {
+                    "id": len(gt["annotations"]) + 1,
+                    "image_id": image["id"],
+                    "category_id": cat,
+                    "bbox": [x, y, w, h],
+                    "area": float(w * h * rng.uniform(0.5, 1.0)),
+                    "iscrowd": int(rng.random() < crowd),
+                    "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
+                }
+            )
+            for _ in range(rng.integers(0, 3)):
+                dx, dy, dw, dh = rng.normal(0, 0.1, 4) * [w, h, w, h]
+                box = [x + dx, y + dy, max(1.0, w + dw), max(1.0, h + dh)]
+                label = cat if rng.random() < 0.8 else int(rng.choice(cats))
+                results.append(
+                    {"image_id": image["id"], "category_id": label, "bbox": box, "score": score()}
+                )
+        for _ in range(rng.integers(0, 4)):
+            w, h = rng.uniform(4, 100, 2)
+            box = [rng.uniform(0, SIZE - w), rng.uniform(0, SIZE - h), w, h]
+            label = int(rng.choice(cats))
+            results.append(
+                {"image_id": image["id"], "category_id": label, "bbox": box, "score": score()}
+            )
+    order = rng.permutation(len(results))
+    return gt, [results[i] for i in order]
+
+
+def for_iou_type(results: list[dict], iou_type: str) -> list[dict]:
+    """Box results as they are; mask results as RLEs without boxes (as mmdet evaluates)."""
+    if iou_type == "bbox":
+        return results
+    return [
+        {k: v for k, v in r.items() if k != "bbox"} | {"segmentation": _mask_rle(r["bbox"])}
+        for r in results
+    ]
+
+
+def _no_detections(gt, results):
+    return gt, []
+
+
+def _class_without_gt(gt, results):
+    gt = copy.deepcopy(gt)
+    gt["annotations"] = [a for a in gt["annotations"] if a["category_id"] != 7]
+    return gt, results
+
+
+def _crowd(gt, results):
+    return synthetic_case(11, crowd=0.3)
+
+
+def _ties(gt, results):
+    return synthetic_case(12, ties=True)
+
+
+def _annotation_id_zero(gt, results):
+    gt = copy.deepcopy(gt)
+    gt["annotations"][0]["id"] = 0  # COCOeval reads a match to id 0 as no match
+    return gt, results
+
+
+def _one_image_no_gt(gt, results):
+    gt = copy.deepcopy(gt)
+    first = gt["images"][0]["id"]
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] != first]
+    return gt, results
+
+
+CASES = {
+    "plain": lambda gt, results: (gt, results),
+    "no-detections": _no_detections,
+    "class-without-gt": _class_without_gt,
+    "crowd-regions": _crowd,
+    "score-ties": _ties,
+    "annotation-id-0": _annotation_id_zero,
+    "image-without-gt": _one_image_no_gt,
+}
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_engine_equals_cocoeval_on_adversarial_cases(case: str, iou_type: str) -> None:
+    gt, results = CASES[case](*synthetic_case(10))
+    results = for_iou_type(results, iou_type)
+    expected = coco_stats(gt, results, iou_type)
+    assert np.array_equal(engine_stats(gt, results, iou_type), expected), expected
+    if case == "no-detections":
+        assert np.all(expected == 0)
+    if case == "class-without-gt":  # its detections do not make a category of their own
+        table = match_coco(gt, results, iou_type)
+        assert int(table.det_category.max()) == 3
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_box_areas_when_mask_results_carry_boxes(iou_type: str) -> None:
+    """``COCO.loadRes`` takes the box area when results carry boxes (mask results too)."""
+    gt, results = synthetic_case(13)
+    masks = [r | {"segmentation": _mask_rle(r["bbox"])} for r in results]
+    assert np.array_equal(engine_stats(gt, masks, iou_type), coco_stats(gt, masks, iou_type))
+
+
+def test_integer_weights_equal_cocoeval_on_repeated_images() -> None:
+    gt, results = synthetic_case(14)
+    weights = np.random.default_rng(0).integers(0, 4, len(gt["images"]))
+    repeated = {"images": [], "categories": gt["categories"], "annotations": []}
+    dets = []
+    for copy_number in range(int(weights.max())):
+        for image, count in zip(gt["images"], weights, strict=True):
+            if count <= copy_number:
+                continue
+            new_id = image["id"] + 1000 * copy_number
+            repeated["images"].append(image | {"id": new_id})
+            for ann in gt["annotations"]:
+                if ann["image_id"] == image["id"]:
+                    repeated["annotations"].append(
+                        ann | {"id": ann["id"] + 1000 * copy_number, "image_id": new_id}
+                    )
+            dets += [r | {"image_id": new_id} for r in results if r["image_id"] == image["id"]]
+    expected = coco_stats(repeated, dets, "bbox")
+    got = engine_stats(gt, results, "bbox", weights=weights[None, :].astype(float))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def smoke_outputs(smoke_run, synth_root: Path) -> dict:
+    """The smoke model's dumped val results, the val ground truth and its match tables."""
+    folder = Path(smoke_run.work_dir) / "per_image"
+    return {
+        "gt": json.loads((synth_root / "annotations" / "instances_val.json").read_text()),
+        "bbox": json.loads((folder / "results.bbox.json").read_text()),
+        "segm": json.loads((folder / "results.segm.json").read_text()),
+        "artifact": folder / "match_tables.npz",
+        "metrics": smoke_run.metrics,
+    }
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_engine_equals_cocoeval_on_smoke_model_outputs(smoke_outputs, iou_type: str) -> None:
+    gt = smoke_outputs["gt"]
+    results = smoke_outputs[iou_type]
+    if iou_type == "segm":
+        results = [{k: v for k, v in r.items() if k != "bbox"} for r in results]
+    assert results, "the smoke model detected nothing on the val split"
+    expected = coco_stats(gt, results, iou_type)
+    assert expected[1] > 0  # a model that finds something: a non-trivial oracle
+    assert np.array_equal(engine_stats(gt, results, iou_type), expected), expected
+
+
+def test_training_artifact_reproduces_the_logged_metrics(smoke_outputs) -> None:
+    """The artifact the training wrote gives back CocoMetric's numbers (3 decimals)."""
+    tables, meta = read_match_tables(smoke_outputs["artifact"])
+    assert sorted(tables) == ["bbox", "segm"] and meta["source"] == "mmdet CocoMetric"
+    for iou_type, table in tables.items():
+        values = evaluate(table, None, ("mAP", "mAP_50"))
+        for stat in ("mAP", "mAP_50"):
+            logged = smoke_outputs["metrics"][f"coco/{iou_type}_{stat}"]
+            assert round(float(values[stat][0]), 3) == pytest.approx(logged, abs=1e-9)
+
+
+def test_artifact_round_trip_is_exact_and_small(tmp_path: Path) -> None:
+    gt, results = synthetic_case(15)
+    results = [r | {"score": float(np.float32(r["score"]))} for r in results]  # mmdet: float32
+    table = match_coco(gt, results, "bbox")
+    path = write_match_tables(tmp_path / "m.npz", {"bbox": table}, {"note": "x"})
+    back, meta = read_match_tables(path)
+    assert meta == {"note": "x"}
+    for name in ("det_score", "det_tp", "det_ignored", "gt_counted", "image_ids"):
+        assert np.array_equal(getattr(back["bbox"], name), getattr(table, name)), name
+    with np.load(path) as data:
+        assert data["bbox.det_score"].dtype == np.float32  # lossless, so stored as float32
+    assert path.stat().st_size < 20 * table.det_score.size + 4096
+
+
+def test_not_an_artifact_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a per-image evaluation file"):
+        read_match_tables(path)
+
+
+def _degraded(results: list[dict], seed: int) -> list[dict]:
+    """Half of the detections dropped at random: a clearly worse model (recall halves)."""
+    keep = np.random.default_rng(seed).permutation(len(results))[: len(results) // 2]
+    return [results[i] for i in sorted(keep)]
+
+
+def test_paired_intervals_same_worse_and_seeds() -> None:
+    gt, results = synthetic_case(16, images=80)
+    good = match_coco(gt, results, "bbox")
+    worse = match_coco(gt, _degraded(results, 1), "bbox")
+    rows = {"ref": [good], "same": [good], "worse": [worse], "two-seeds": [good, good]}
+    found = row_intervals(rows, "ref", ["mAP", "mAP_50"], n_boot=200, seed=3)
+    point = float(evaluate(good)["mAP"][0])
+    ref = found[("ref", "mAP")]
+    assert ref.low <= point <= ref.high and ref.estimate == point
+    same = found[("same", "mAP")]
+    assert (same.delta, same.delta_low, same.delta_high) == (0.0, 0.0, 0.0)
+    assert not same.significant
+    assert found[("worse", "mAP")].delta < 0 and found[("worse", "mAP")].significant
+    assert found[("worse", "mAP")].delta_high < 0
+    twice = found[("two-seeds", "mAP")]  # two equal seeds: the same distribution
+    assert (twice.low, twice.high) == (ref.low, ref.high)
+    again = row_intervals(rows, "ref", ["mAP", "mAP_50"], n_boot=200, seed=3)
+    assert again == found  # fixed seed: reproducible
+
+
+def test_image_weights_and_intervals() -> None:
+    weights = image_weights(50, 40, seed=1)
+    assert weights.shape == (40, 50) and np.all(weights.sum(axis=1) == 50)
+    assert np.array_equal(weights, image_weights(50, 40, seed=1))
+    samples = np.arange(1000, dtype=float)
+    low, high = percentile_interval(samples)
+    assert low == pytest.approx(24.975) and high == pytest.approx(974.025)
+    centred = percentile_interval(samples, estimate=300.0)  # the spread around the estimate
+    assert centred == pytest.approx((300 - 474.525, 300 + 474.525))
+
+
+def test_bench_bootstrap_at_tiny_size() -> None:
+    from sbr.reports.bootstrap_bench import bench_bootstrap
+
+    result = bench_bootstrap(images=60, classes=5, dets=12, n_boot=30, naive_boot=2)
+    assert result.max_abs_diff == 0.0  # the naive loop and the engine agree
+    assert result.artifact_bytes > 0 and result.bootstrap_s > 0 and result.naive_s > 0
+    assert 0 < result.ap < 1 and result.ci[0] <= result.ci[1]
+    text = "\n".join(result.lines())
+    for field in ("per-image artifact", "matching (once)", "B=30", "speed-up", "95% CI"):
+        assert field in text
