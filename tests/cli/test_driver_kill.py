@@ -184,9 +184,9 @@ def test_killed_driver_rerun_skips_finished_and_resumes_interrupted_trial(tmp_pa
     second_log = tmp_path / "driver2.log"
     with second_log.open("wb") as out:
         try:
-            rerun = subprocess.run(
-                command, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=PHASE_TIMEOUT_S,
-                start_new_session=True,
+            rerun = subprocess.run(  # --worker-logs: the trials' MMEngine output shows live
+                [*command, "--worker-logs"], stdout=out, stderr=subprocess.STDOUT, env=env,
+                timeout=PHASE_TIMEOUT_S, start_new_session=True,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             pytest.fail(f"rerun timed out after {PHASE_TIMEOUT_S} s\n{_tail(second_log)}")
@@ -199,6 +199,10 @@ def test_killed_driver_rerun_skips_finished_and_resumes_interrupted_trial(tmp_pa
             status[words[0]] = words[1]
     assert status == {finished.name: "skipped", interrupted.name: "finished"}, _tail(second_log)
     assert "1 skipped, 1 finished" in output or "1 finished, 1 skipped" in output, output
+    # --worker-logs forwards the resumed trial's training log; without it (the first
+    # driver) the trials' output stays in their work dirs and MLflow
+    assert re.search(rf"Iter\(train\) \[{ITERS}/{ITERS}\]", output), _tail(second_log)
+    assert "Iter(train)" not in first_log.read_text(encoding="utf-8", errors="replace")
 
     # The interrupted trial resumed from its checkpoint; the finished one was not retrained.
     outcome = json.loads((interrupted / "outcome.json").read_text())
