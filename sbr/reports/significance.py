@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def coco_stat(column: Column) -> tuple[str, str] | None:
 
 def mlflow_loader(tracking_uri: str | None) -> Loader:
     """A cached loader of runs' per-image artifacts from an MLflow store."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from sbr.engine.per_image import read_match_tables
@@ -64,14 +66,15 @@ def mlflow_loader(tracking_uri: str | None) -> Loader:
     def load(run_id: str) -> Any:
         if run_id not in cache:
             cache[run_id] = None
-            listed = {f.path for f in client.list_artifacts(run_id, folder)}
-            if f"{folder}/{name}" in listed:
-                with tempfile.TemporaryDirectory() as tmp:
-                    local = client.download_artifacts(run_id, ARTIFACT_PER_IMAGE, tmp)
-                    try:
+            try:
+                listed = {f.path for f in client.list_artifacts(run_id, folder)}
+                if f"{folder}/{name}" in listed:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        local = client.download_artifacts(run_id, ARTIFACT_PER_IMAGE, tmp)
                         cache[run_id] = read_match_tables(Path(local))
-                    except (ValueError, KeyError, OSError):  # unreadable: as if absent
-                        cache[run_id] = None
+            except (MlflowException, OSError, ValueError, KeyError) as exc:
+                # unreadable or unreachable: reported like a run without the artifact
+                warnings.warn(f"per-image data of run {run_id}: {exc}", stacklevel=2)
         return cache[run_id]
 
     return load
