@@ -248,7 +248,8 @@ def _sharing(table, specs_dir, preset, data, seeds, expansion):
     type=click.IntRange(min=0),
     default=1,
     show_default=True,
-    help="Restarts of a failing trial (each resumes from its last checkpoint).",
+    help="Restarts of a failing trial (each resumes from its last checkpoint); a failure "
+    "before the first iteration, or the same error twice, is not retried.",
 )
 @click.option(
     "--storage",
