@@ -55,10 +55,11 @@ def _row(counter: Path, failures: int) -> str:
 @pytest.mark.parametrize(
     ("retries", "failures", "attempts", "exit_code", "summary"),
     [
-        # not the default (1): the flag decides; recovery after a retry: tests/runners
-        (2, 5, 3, EXIT_TRIALS_FAILED, "1 failed"),
+        # the default (1) would make 2 attempts: the flag decides. Recovery after a retry
+        # and resuming from the checkpoint: tests/runners/test_trial.py
+        (0, 5, 1, EXIT_TRIALS_FAILED, "1 failed"),
     ],
-    ids=["2-retries-exhausted"],
+    ids=["0-retries"],
 )
 def test_max_retries_attempts(
     tmp_path: Path, synth_small: Path, retries, failures, attempts, exit_code, summary

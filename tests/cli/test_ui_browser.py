@@ -172,7 +172,7 @@ def ui_url(store: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
         assert f"MLflow UI: {base}" in log_path.read_text(errors="replace")
         yield base
     finally:
-        _kill_group(process)
+        _kill_group(process, grace_s=30.0)  # `sbr ui` exits once its server's group is gone
 
 
 def _dump_dom(url: str, profile: Path) -> str:
