@@ -98,10 +98,21 @@ def test_coco_like_has_train2017_counts_and_box_size_mix():
     assert again == coco_like(seed=0, images=50, annotations=300, polygons=False)
 
 
-def test_load_annotations_reads_what_json_wrote(tmp_path: Path, small_coco):
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")], ids=["compact", "spaced"])
+def test_load_annotations_drops_only_the_segmentations(tmp_path: Path, small_coco, separators):
+    coco = json.loads(json.dumps(small_coco))
+    coco["annotations"][0]["segmentation"] = [[1.5, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]
+    coco["annotations"][1].update(iscrowd=1, segmentation={"counts": [3, 4, 5], "size": [9, 9]})
+    coco["annotations"][2]["segmentation"] = {"counts": "ab]c[d", "size": [9, 9]}
+    coco["info"]["note"] = 'a "segmentation" word in a string stays'
     path = tmp_path / "ann.json"
-    path.write_text(json.dumps(small_coco))
-    assert fig1.load_annotations(path) == small_coco
+    path.write_text(json.dumps(coco, separators=separators))
+    assert fig1.load_annotations(path, segmentation=True) == coco
+    lean = fig1.load_annotations(path)
+    assert all(a["segmentation"] == 0 for a in lean["annotations"])
+    for ann in coco["annotations"]:
+        ann["segmentation"] = 0
+    assert lean == coco
 
 
 def test_compare_on_sample_reports_identical_bins(small_coco, generator):
