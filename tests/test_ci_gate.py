@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from ci_gate import require, required, under_ci
@@ -39,3 +40,17 @@ def test_missing_module_fails_in_ci_and_skips_outside(monkeypatch) -> None:
     _clear(monkeypatch)
     with pytest.raises(pytest.skip.Exception):
         require("sbr_no_such_module")
+
+
+def test_no_test_module_skips_on_a_missing_dependency_by_itself() -> None:
+    """Test modules import optional dependencies through ``ci_gate.require`` (a failure
+    under CI), never with a bare ``pytest.importorskip``."""
+    tests = Path(__file__).parent
+    offenders = [
+        f"{path.relative_to(tests)}:{number}"
+        for path in sorted(tests.rglob("*.py"))
+        if path.name not in ("ci_gate.py", "test_ci_gate.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "importorskip(" in line and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, f"use ci_gate.require instead of importorskip: {offenders}"

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ci_gate import require
 
 from sbr.engine.per_image import match_coco, read_match_tables, write_match_tables
 from sbr.reports.bootstrap import evaluate, image_weights, percentile_interval, row_intervals
 
-pycocotools = pytest.importorskip("pycocotools")
+pycocotools = require("pycocotools")
 
 STATS = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
 SIZE = 200

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ci_gate import require, required
 from click.testing import CliRunner
 
 from sbr.cli.report import report
@@ -41,10 +42,10 @@ from sbr.metrics import (
 from sbr.reports.index import number_text
 from sbr.reports.tables import load_layout
 
-mlflow = pytest.importorskip("mlflow")
+mlflow = require("mlflow")
 
-REQUIRE_CHROMIUM = os.environ.get("SBR_REQUIRE_CHROMIUM") == "1"
-REQUIRE_PDFLATEX = os.environ.get("SBR_REQUIRE_PDFLATEX") == "1"
+REQUIRE_CHROMIUM = required("SBR_REQUIRE_CHROMIUM")
+REQUIRE_PDFLATEX = required("SBR_REQUIRE_PDFLATEX")
 CHROMIUM = shutil.which("chromium")
 
 

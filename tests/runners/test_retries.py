@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ci_gate import require
 from tiny_trials import BROKEN_ROW, GOOD_ROW, tiny_expansion
 
 from sbr import metrics as M
@@ -60,7 +61,7 @@ def test_transient_errors(exc: BaseException, transient: bool) -> None:
 def test_deterministic_failures_are_not_retried_on_ray(tmp_path: Path) -> None:
     """Two trials, 3 retries allowed: a broken dataset path fails once (before its first
     iteration); a fault repeating after a checkpoint fails twice, then stops."""
-    pytest.importorskip("ray")
+    require("ray")
     from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import Tracker, default_tracking_uri
