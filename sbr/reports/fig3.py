@@ -7,7 +7,7 @@ Input: the histogram JSON of :class:`SBRIoUHistogramHook`,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -53,11 +53,29 @@ def loop_series(histogram: Mapping[str, Any], *, pass_index: int = 0) -> dict[st
     return {f"loop {loop + 1}": series[loop] for loop in sorted(series)}
 
 
+#: IoU from which a training RoI counts as positive (the legend gives each loop's share).
+SHARE_IOU = 0.5
+
+
+def share_above(
+    series: Mapping[str, Sequence[float]], bins: Sequence[float], iou: float = SHARE_IOU
+) -> dict[str, float]:
+    """Fraction of each series' RoIs in the bins at or above ``iou`` (a bin edge)."""
+    first = min(range(len(bins)), key=lambda i: abs(bins[i] - iou))
+    if abs(bins[first] - iou) > 1e-9:
+        raise ValueError(f"{iou} is not a bin edge of {list(bins)}")
+    return {
+        label: (sum(counts[first:]) / total if (total := sum(counts)) else 0.0)
+        for label, counts in series.items()
+    }
+
+
 def fig3_caption(presets: Iterable[str], datasets: Iterable[str] = ()) -> str:
     """Where the figure's numbers come from, in plain words (any preset but ``paper``)."""
     base = "IoU of training RoIs with their ground truth, per loop"
     names = sorted({p for p in presets if p})
-    data = ", ".join(sorted({d for d in datasets if d})) or "the synthetic dataset"
+    given = ", ".join(sorted({d for d in datasets if d}))
+    data = f"the {given} data" if given else "the synthetic data"
     if names and all(p in PAPER_PRESETS for p in names):
         return f"{base} (paper recipe)"
     return (
@@ -73,11 +91,26 @@ def fig3_figure(
     if not histograms:
         raise ValueError("histograms must hold at least one model")
     bins = next(iter(histograms.values()))["bins"]
-    panels = {title: loop_series(hist, pass_index=pass_index) for title, hist in histograms.items()}
+    panels = {}
+    for title, hist in histograms.items():
+        series = loop_series(hist, pass_index=pass_index)
+        shares = share_above(series, bins)
+        panels[title] = {
+            f"{label} ({100 * shares[label]:.1f}% >= {SHARE_IOU})": counts
+            for label, counts in series.items()
+        }
     fig = iou_distribution_figure(panels, bins)
     if caption:
         fig.suptitle(caption, fontsize="small", wrap=True)
     return fig
 
 
-__all__ = ["FIG3_ROWS", "PAPER_PRESETS", "fig3_caption", "fig3_figure", "loop_series"]
+__all__ = [
+    "FIG3_ROWS",
+    "PAPER_PRESETS",
+    "SHARE_IOU",
+    "fig3_caption",
+    "fig3_figure",
+    "loop_series",
+    "share_above",
+]

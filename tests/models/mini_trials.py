@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -68,22 +67,15 @@ def logged_losses(work_dir: Path) -> list[float]:
 
 def iou_share_above(histogram: dict[str, Any], threshold: float = 0.5) -> dict[int, float]:
     """Share of training RoIs with IoU >= ``threshold`` per loop (assignment pass 0)."""
-    from sbr.reports.fig3 import loop_series
+    from sbr.reports.fig3 import loop_series, share_above
 
-    edges = histogram["bins"]
-    first = next(i for i, edge in enumerate(edges) if math.isclose(edge, threshold))
-    shares = {}
-    for label, counts in loop_series(histogram, pass_index=0).items():
-        total = sum(counts)
-        shares[int(label.split()[-1])] = sum(counts[first:]) / total if total else 0.0
-    return shares
+    shares = share_above(loop_series(histogram, pass_index=0), histogram["bins"], threshold)
+    return {int(label.split()[-1]): share for label, share in shares.items()}
 
 
 def final_histogram(work_dir: Path) -> dict[str, Any]:
     """The last IoU-histogram JSON the training wrote."""
-    files = sorted(
-        Path(work_dir, "iou_histograms").glob("*.json"), key=lambda p: p.stat().st_mtime
-    )
+    files = sorted(Path(work_dir, "iou_histograms").glob("*.json"), key=lambda p: p.stat().st_mtime)
     if not files:
         raise FileNotFoundError(f"no IoU histogram under {work_dir}/iou_histograms")
     return json.loads(files[-1].read_text())

@@ -46,7 +46,8 @@ def test_fig3_has_one_axes_per_model_and_one_line_per_loop():
     mask_ax, r3_ax = fig.axes
     assert [len(ax.get_lines()) for ax in fig.axes] == [1, 3]
     assert mask_ax.get_title() == "(a) Mask R-CNN (3x)" and r3_ax.get_title() == "(b) R³-CNN"
-    assert [t.get_text() for t in r3_ax.get_legend().get_texts()] == ["loop 1", "loop 2", "loop 3"]
+    labels = [t.get_text() for t in r3_ax.get_legend().get_texts()]
+    assert [label.split(" (")[0] for label in labels] == ["loop 1", "loop 2", "loop 3"]
     assert r3_ax.get_xlabel() == "IoU with the ground truth"
     assert mask_ax.get_ylabel() == "% of training RoIs"
     assert sum(r3_ax.get_lines()[0].get_ydata()) == pytest.approx(100.0)
