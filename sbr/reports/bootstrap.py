@@ -339,6 +339,7 @@ def row_intervals(
     for row in rows:
         for s in stats:
             low, high = percentile_interval(boot[row][s], confidence, point[row][s])
+            low, high = max(low, 0.0), min(high, 1.0)  # re-centred: kept within AP's range
             interval = Interval(point[row][s], low, high)
             if reference in boot:
                 diff = boot[row][s] - boot[reference][s]
