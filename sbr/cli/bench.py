@@ -45,7 +45,7 @@ def _size(text: str) -> tuple[int, int]:
 @bench.command()
 @click.option(
     "--models", "names", multiple=True,
-    help="Model names or groups (default, table6, table7, h2, all); repeatable. "
+    help="Model names or groups (default, table6, table7, h2, all); repeatable or comma-separated. "
     "HTC is always measured (the ratios refer to it).",
 )  # fmt: skip
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
@@ -81,6 +81,7 @@ def models(
         select_models,
     )
 
+    names = tuple(name for value in names for name in value.split(",") if name)
     if list_models:
         for model in BENCH_MODELS:
             click.echo(f"{model.name:32} {','.join(model.groups):22} {model.config}")

@@ -310,6 +310,7 @@ class PeakMemory:
     def __enter__(self) -> PeakMemory:
         import torch
 
+        _release_freed_memory()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -337,6 +338,18 @@ class PeakMemory:
             self._thread.join()
         self._peak = max(self._peak, rss_bytes())
         self.peak_mb = (self._peak - self._base) / 2**20
+
+
+def _release_freed_memory() -> None:
+    """Give memory freed by earlier models back to the OS (glibc), so that the RSS growth
+    of the next model is not hidden by reused free blocks."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: later deltas may be low
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def rss_bytes() -> int:
