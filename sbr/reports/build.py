@@ -159,24 +159,34 @@ def build_fig3(
 
     Returns no paths (and records a note) when no run has histograms.
     """
-    from sbr.reports.fig3 import FIG3_ROWS, fig3_figure
-    from sbr.tracking.runs import latest_iou_histogram
+    from sbr.metrics import TAG_DATASET_NAME, TAG_PRESET
+    from sbr.reports.fig3 import FIG3_ROWS, fig3_caption, fig3_figure
+    from sbr.tracking.runs import latest_iou_histogram, run_tags
 
-    histograms, run_ids = {}, []
+    histograms, run_ids, tags = {}, [], []
     for title, table, row in FIG3_ROWS:
+        if title in histograms:  # an earlier (preferred) row gave this panel
+            continue
         for run_id in _row_runs(tidy, table, row):
             hist = latest_iou_histogram(run_id, tracking_uri)
             if hist is not None:
                 histograms[title], run_ids = hist, [*run_ids, run_id]
+                tags.append(run_tags(run_id, tracking_uri))
                 break
     title = "IoU distribution of training RoIs per loop"
     prov = provenance(command, tracking_uri=tracking_uri or "", mlflow_runs=run_ids)
     if not histograms:
-        note = "not generated: no run of " + ", ".join(f"{t}/{r}" for _, t, r in FIG3_ROWS)
+        rows = ", ".join(f"{t}/{r}" for _, t, r in FIG3_ROWS)
+        note = f"not generated: no run of {rows}"
         _record(out, "fig3", {"title": title, "files": [], "provenance": prov, "notes": [note]})
         return []
-    paths = save_figure(fig3_figure(histograms), out / "figures" / "fig3", prov)
-    notes = [f"panel missing: {t}" for t, _, _ in FIG3_ROWS if t not in histograms]
+    caption = fig3_caption(
+        [t.get(TAG_PRESET, "") for t in tags], [t.get(TAG_DATASET_NAME, "") for t in tags]
+    )
+    title = caption
+    paths = save_figure(fig3_figure(histograms, caption=caption), out / "figures" / "fig3", prov)
+    notes = [f"panel missing: {t}" for t in dict.fromkeys(t for t, _, _ in FIG3_ROWS)
+             if t not in histograms]  # fmt: skip
     files = [p.relative_to(out).as_posix() for p in paths]
     _record(out, "fig3", {"title": title, "files": files, "provenance": prov, "notes": notes})
     return paths
