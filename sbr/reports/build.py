@@ -63,6 +63,15 @@ def other_dataset(run_ids: Sequence[str], datasets: Mapping[str, str] | None) ->
     return ", ".join(others) or None
 
 
+def other_preset(run_ids: Sequence[str], presets: Mapping[str, str] | None) -> str | None:
+    """The presets of the runs that are not the paper's recipe (None: paper, or unknown)."""
+    from sbr.reports.fig3 import PAPER_PRESETS
+
+    names = dict.fromkeys((presets or {}).get(r, "") for r in run_ids)
+    others = [n for n in names if n and n not in PAPER_PRESETS]
+    return ", ".join(others) or None
+
+
 def build_table(
     name: str,
     tidy: pd.DataFrame,
@@ -71,11 +80,13 @@ def build_table(
     command: str,
     tracking_uri: str | None,
     datasets: Mapping[str, str] | None = None,
+    presets: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write ``tables/<name>.tex`` and ``.csv`` and record them in the manifest.
+    """Write ``tables/<name>.tex``, ``.csv`` and ``_wide.csv`` and record them in the manifest.
 
     ``datasets`` maps run ids to their ``sbr.dataset_name`` tag: a table of runs on
-    another dataset than COCO names it in the caption and the provenance.
+    another dataset than COCO names it in the caption and the provenance. ``presets``
+    maps them to their ``sbr.preset``: runs of another recipe than ``paper`` say so too.
     """
     layout = load_layout(name)
     summary = summarize(tidy, layout)
@@ -84,6 +95,7 @@ def build_table(
     )
     run_ids = run_ids_of(summary)
     dataset = other_dataset(run_ids, datasets)
+    preset = other_preset(run_ids, presets)
     prov = provenance(
         command,
         spec=layout.spec_file,
@@ -91,12 +103,15 @@ def build_table(
         tracking_uri=tracking_uri or "",
         mlflow_runs=run_ids,
         **({"dataset": dataset} if dataset else {}),
+        **({"preset": preset} if preset else {}),
     )
     folder = out / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     tex, csv = folder / f"{name}.tex", folder / f"{name}.csv"
-    tex.write_text(latex.table(summary, layout, provenance=prov, dataset=dataset))
+    wide = folder / f"{name}_wide.csv"
+    tex.write_text(latex.table(summary, layout, provenance=prov, dataset=dataset, preset=preset))
     csv.write_text(latex.table_csv(summary, layout, provenance=prov))
+    wide.write_text(latex.wide_csv(summary, layout, provenance=prov))
     points = ci_points(summary, layout)
     figure_files = []
     if points:  # reproduced vs paper AP with the intervals as error bars
@@ -109,16 +124,20 @@ def build_table(
     if no_data.any():
         rows = ", ".join(dict.fromkeys(summary.loc[no_data, "row"]))
         notes.append(f"no per-image evaluation data (no interval) for {rows}")
-    files = [p.relative_to(out).as_posix() for p in (tex, csv, *figure_files)]
+    if preset:
+        notes.append(f"preset {preset}: a small-scale recipe, not the paper's training")
+    files = [p.relative_to(out).as_posix() for p in (tex, csv, wide, *figure_files)]
     _record(out, name, {"title": layout.title, "files": files, "provenance": prov, "notes": notes})
-    return [tex, csv, *figure_files]
+    return [tex, csv, wide, *figure_files]
 
 
 def _table_frames(out: Path, entries: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """The CSV of every table in the manifest (for the HTML index), by table name."""
     frames = {}
     for name, entry in entries.items():
-        csv = next((f for f in entry.get("files", []) if f.endswith(".csv")), None)
+        csv = next(  # the long CSV (one record per cell), not the wide one
+            (f for f in entry.get("files", []) if f.endswith(".csv") and "_wide" not in f), None
+        )
         if csv and (out / csv).is_file():
             frames[name] = pd.read_csv(out / csv, comment="#", keep_default_na=False,
                                        na_values=[""])  # fmt: skip
@@ -251,7 +270,7 @@ def build_report(
         tidy: Results frame to use instead of reading the store (tests).
         ci: Print each value's 95% bootstrap interval in the LaTeX (``--ci``).
     """
-    from sbr.metrics import TAG_DATASET_NAME
+    from sbr.metrics import TAG_DATASET_NAME, TAG_PRESET
     from sbr.tracking.mlflow import resolve_tracking_uri
     from sbr.tracking.runs import fetch_runs, runs_to_frame
 
@@ -266,10 +285,12 @@ def build_report(
     uri = resolve_tracking_uri(tracking_uri)
     _SHOW_CI.set(ci)
     datasets: dict[str, str] = {}
+    presets: dict[str, str] = {}
     if tidy is None:
         records = fetch_runs(uri)
         tidy = runs_to_frame(records)
         datasets = {r.run_id: r.tags.get(TAG_DATASET_NAME, "") for r in records}
+        presets = {r.run_id: r.tags.get(TAG_PRESET, "") for r in records}
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in names:
@@ -277,7 +298,13 @@ def build_report(
             paths += build_fig3(tidy, out=out, command=command, tracking_uri=uri)
         else:
             paths += build_table(
-                name, tidy, out=out, command=command, tracking_uri=uri, datasets=datasets
+                name,
+                tidy,
+                out=out,
+                command=command,
+                tracking_uri=uri,
+                datasets=datasets,
+                presets=presets,
             )
     return paths + write_index(out)
 

@@ -265,7 +265,17 @@ def provenance_comment(provenance: Mapping[str, Any], prefix: str = "% ") -> str
     return "\n".join(lines) + "\n"
 
 
-def _caption(layout: TableLayout, dataset: str | None = None) -> str:
+def _recipe_sentence(preset: str | None) -> str:
+    if not preset:
+        return ""
+    return (
+        f" Trained with the {escape(preset)} preset: a small-scale recipe (CPU-scale models,"
+        " few iterations), not the paper's 12-epoch training, so compare differences between"
+        " rows rather than levels."
+    )
+
+
+def _caption(layout: TableLayout, dataset: str | None = None, preset: str | None = None) -> str:
     if dataset:  # not COCO: say so, the paper's bracketed values stay COCO's
         paper = (
             f"Reproduced on {escape(dataset)} (not COCO), with the paper's value on COCO "
@@ -275,7 +285,7 @@ def _caption(layout: TableLayout, dataset: str | None = None) -> str:
         paper = "Reproduced values with the paper's value and the difference in brackets"
     return (
         f"Table {layout.number}: {escape(layout.title)}. {paper}; mean$\\pm$std over seeds; "
-        "best reproduced value in bold, second best underlined."
+        "best reproduced value in bold, second best underlined." + _recipe_sentence(preset)
     )
 
 
@@ -285,6 +295,7 @@ def table(
     *,
     provenance: Mapping[str, Any] | None = None,
     dataset: str | None = None,
+    preset: str | None = None,
 ) -> str:
     """Render one paper table as a booktabs ``table`` environment.
 
@@ -294,6 +305,8 @@ def table(
         provenance: Entries written as leading ``%`` comments.
         dataset: Name of the (non-COCO) dataset the runs trained on, for the caption;
             None: COCO, or unknown.
+        preset: Name(s) of the presets of the runs when not the paper's recipe (the
+            caption says so); None: the paper preset, or unknown.
 
     Returns:
         LaTeX needing ``booktabs`` and ``graphicx`` (``\\checkmark`` is provided
@@ -307,7 +320,7 @@ def table(
         r"\providecommand{\checkmark}{$\surd$}",
         r"\begin{table}[htbp]",
         r"\centering",
-        f"\\caption{{{_caption(layout, dataset)}}}",
+        f"\\caption{{{_caption(layout, dataset, preset)}}}",
         f"\\label{{tab:{layout.name}}}",
         r"\resizebox{\linewidth}{!}{%",
         f"\\begin{{tabular}}{{{align}}}",
@@ -355,6 +368,43 @@ def table_frame(summary: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame.from_records(records)
+
+
+#: Per-metric columns of :func:`wide_frame`, after the metric's own (``B_AP``...).
+WIDE_SUFFIXES = ("paper", "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high")
+
+
+def wide_frame(summary: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
+    """One record per row: each metric's value and ``<metric>_{paper,ci_low,...}`` columns.
+
+    ``<metric>_delta*`` are the paired difference to the reference row and its 95%
+    interval; ``<metric>_significant`` says whether that interval excludes 0.
+    """
+    long = table_frame(summary, layout)
+    metrics = [c.name for c in layout.columns if c.metric is not None]
+    records = []
+    for row in layout.rows:
+        cells = long[(long["row"] == row.id) & long["column"].isin(metrics)].set_index("column")
+        record: dict[str, Any] = {"table": layout.name, "row": row.id, "label": row.label}
+        for metric in metrics:
+            cell = cells.loc[metric] if metric in cells.index else None
+            record[metric] = cell["reproduced_mean"] if cell is not None else math.nan
+            for suffix in WIDE_SUFFIXES:
+                value = cell.get(suffix, math.nan) if cell is not None else math.nan
+                record[f"{metric}_{suffix}"] = math.nan if value == "" else value
+            significant = cell.get("significant", False) if cell is not None else False
+            record[f"{metric}_significant"] = bool(significant)
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def wide_csv(
+    summary: pd.DataFrame, layout: TableLayout, *, provenance: Mapping[str, Any] | None = None
+) -> str:
+    """:func:`wide_frame` as CSV (``pandas.read_csv(path, comment="#")``)."""
+    buffer = io.StringIO()
+    wide_frame(summary, layout).to_csv(buffer, index=False, float_format="%.4f")
+    return provenance_comment(provenance or {}, prefix="# ") + buffer.getvalue()
 
 
 def table_csv(
