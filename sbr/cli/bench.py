@@ -71,7 +71,9 @@ def models(
 ) -> None:
     """Inference img/s (batch 1), training step (batch 2) and peak memory of the paper's
     models, untrained, as ratios to HTC next to the paper's Speed."""
+    import contextlib
     import json
+    import sys
 
     from sbr.runners.bench_models import (
         BENCH_MODELS,
@@ -97,7 +99,8 @@ def models(
         if value is not None:
             defaults[key] = value
     settings = BenchSettings(device=device, profile=profile, threads=threads, **defaults)
-    result = bench_models(names, settings, progress=lambda line: click.echo(line, err=True))
+    with contextlib.redirect_stdout(sys.stderr):  # pycocotools prints: stdout is the result's
+        result = bench_models(names, settings, progress=lambda line: click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
