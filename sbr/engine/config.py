@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,73 @@ def set_data_root(cfg: Config, data_root: str | Path) -> None:
         evaluator = cfg.get(f"{split}_evaluator")
         if split != "train" and evaluator and "ann_file" in evaluator:
             evaluator["ann_file"] = str(root / dataset["ann_file"])
+
+
+def replace_key(node: Any, key: str, value_for: Callable[[Any], Any]) -> None:
+    """Replace every ``key`` below ``node`` (dicts and lists) by ``value_for(old value)``."""
+    if isinstance(node, Mapping):
+        for name in list(node):
+            if name == key:
+                node[name] = value_for(node[name])
+            else:
+                replace_key(node[name], key, value_for)
+    elif isinstance(node, list):
+        for item in node:
+            replace_key(item, key, value_for)
+
+
+_LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+
+
+def dataloader_datasets(cfg: Any) -> list[tuple[str, Any]]:
+    """``(dataloader key, innermost dataset config)`` of every dataloader in ``cfg``."""
+    found = []
+    for name in _LOADERS:
+        loader = cfg.get(name)
+        if not isinstance(loader, Mapping) or not isinstance(loader.get("dataset"), Mapping):
+            continue
+        dataset = loader["dataset"]
+        while isinstance(dataset.get("dataset"), Mapping):  # wrappers (RepeatDataset...)
+            dataset = dataset["dataset"]
+        found.append((name, dataset))
+    return found
+
+
+def point_at_layout(cfg: Any, layout: Any) -> None:
+    """Train loader reads ``layout.train``, val/test loaders ``layout.val`` (files, folders)."""
+    for name, dataset in dataloader_datasets(cfg):
+        split = layout.train if name == "train_dataloader" else layout.val
+        dataset["ann_file"] = split.ann_file
+        prefix = dataset.get("data_prefix")
+        dataset["data_prefix"] = {**(prefix if isinstance(prefix, Mapping) else {}),
+                                  "img": split.img_dir}  # fmt: skip
+
+
+def write_classes(cfg: Any, names: Sequence[str]) -> None:
+    """``names`` into every dataset's ``metainfo`` and their count into every ``num_classes``."""
+    for _, dataset in dataloader_datasets(cfg):
+        dataset["metainfo"] = {"classes": tuple(names)}
+    if "model" in cfg:
+        replace_key(cfg["model"], "num_classes", lambda _old: len(names))
+
+
+def use_data(cfg: Any, data_root: str | Path) -> None:
+    """Train and evaluate ``cfg`` on the dataset in ``data_root`` (``sbr train --data``).
+
+    Its layout (``dataset.yaml`` or a COCO layout) gives the files, its annotation files
+    the classes (metainfo and every ``num_classes``); then :func:`set_data_root`. A root
+    without a recognisable layout keeps the config's files and classes.
+
+    Raises:
+        sbr.data.layout.DataError: If the dataset's splits or classes are unusable.
+    """
+    from sbr.data.layout import dataset_classes, find_layout
+
+    layout = find_layout(data_root)
+    if layout is not None:
+        point_at_layout(cfg, layout)
+        write_classes(cfg, [c.name for c in dataset_classes(layout)])
+    set_data_root(cfg, data_root)
 
 
 def parse_cfg_options(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:

@@ -107,13 +107,13 @@ def build_runner(
     from mmengine.runner import Runner
 
     from sbr.engine.checkpoint import install_checkpoint_compat
-    from sbr.engine.config import load_config, resolve_config_path, set_data_root
+    from sbr.engine.config import load_config, resolve_config_path, use_data
 
     register_all_modules(init_default_scope=False)
     install_checkpoint_compat()
     cfg = load_config(config, options=options)
-    if data_root is not None:
-        set_data_root(cfg, data_root)
+    if data_root is not None:  # its files and classes, read from the data
+        use_data(cfg, data_root)
     cfg.work_dir = str(work_dir or Path("work_dirs") / resolve_config_path(config).stem)
     _isolate_visualizer(cfg)
     if launcher != "none":

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sbr.engine.config import replace_key
 from sbr.specs.errors import SpecError, format_key
 from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, TrialSpec, content_hash
 from sbr.specs.presets import Preset
@@ -204,18 +205,6 @@ def _apply(cfg: Any, overrides: Iterable[Override], key_of: Callable[[Override],
         cfg.merge_from_dict({override.path: copy.deepcopy(override.value)})
 
 
-def _replace_recursive(node: Any, key: str, value_for: Callable[[Any], Any]) -> None:
-    if isinstance(node, Mapping):
-        for name in list(node):
-            if name == key:
-                node[name] = value_for(node[name])
-            else:
-                _replace_recursive(node[name], key, value_for)
-    elif isinstance(node, list):
-        for item in node:
-            _replace_recursive(item, key, value_for)
-
-
 _DATA_KEYS = ("train_dataloader", "val_dataloader", "test_dataloader")
 _EVAL_KEYS = ("val_evaluator", "test_evaluator")
 
@@ -250,21 +239,7 @@ def _swap_dataset(cfg: Any, preset: Preset, cache: ConfigCache) -> None:
             if metric is not None:
                 cfg[name]["metric"] = metric
     if swap.num_classes is not None and "model" in cfg:
-        _replace_recursive(cfg["model"], "num_classes", lambda _old: swap.num_classes)
-
-
-def _datasets_of(cfg: Any) -> list[tuple[str, Any]]:
-    """``(dataloader key, innermost dataset config)`` of every dataloader in ``cfg``."""
-    found = []
-    for name in _DATA_KEYS:
-        loader = cfg.get(name)
-        if not isinstance(loader, Mapping) or not isinstance(loader.get("dataset"), Mapping):
-            continue
-        dataset = loader["dataset"]
-        while isinstance(dataset.get("dataset"), Mapping):  # wrappers (RepeatDataset...)
-            dataset = dataset["dataset"]
-        found.append((name, dataset))
-    return found
+        replace_key(cfg["model"], "num_classes", lambda _old: swap.num_classes)
 
 
 def _use_dataset(cfg: Any, trial: TrialSpec) -> None:
@@ -277,29 +252,23 @@ def _use_dataset(cfg: Any, trial: TrialSpec) -> None:
     preset's ``dataset.num_classes`` applies, else the swapped dataset's own class list.
     """
     from sbr.data.layout import find_layout
+    from sbr.engine.config import dataloader_datasets, point_at_layout, write_classes
 
-    datasets = _datasets_of(cfg)
     layout = find_layout(trial.data_root)  # None: no data yet (a run's pre-flight refuses it)
     if layout is not None:
-        for name, dataset in datasets:
-            split = layout.train if name == "train_dataloader" else layout.val
-            dataset["ann_file"] = split.ann_file
-            prefix = dataset.get("data_prefix")
-            dataset["data_prefix"] = {**(prefix if isinstance(prefix, Mapping) else {}),
-                                      "img": split.img_dir}  # fmt: skip
+        point_at_layout(cfg, layout)
     if trial.classes is not None:
-        names = tuple(c.name for c in trial.classes)
-        for _, dataset in datasets:
-            dataset["metainfo"] = {"classes": names}
-        count: int | None = len(names)
-    elif trial.preset.dataset is not None and trial.preset.dataset.num_classes is not None:
-        count = trial.preset.dataset.num_classes
+        write_classes(cfg, [c.name for c in trial.classes])
+        return
+    datasets = dataloader_datasets(cfg)
+    if trial.preset.dataset is not None and trial.preset.dataset.num_classes is not None:
+        count: int | None = trial.preset.dataset.num_classes
     else:
         meta = datasets[0][1].get("metainfo") if datasets else None
         given = meta.get("classes") if isinstance(meta, Mapping) else None
         count = len(given) if trial.preset.dataset is not None and given else None
     if count is not None and "model" in cfg:
-        _replace_recursive(cfg["model"], "num_classes", lambda _old: count)
+        replace_key(cfg["model"], "num_classes", lambda _old: count)
 
 
 def compose_trial_config(
@@ -324,9 +293,7 @@ def compose_trial_config(
     _use_dataset(cfg, trial)
     types = dict(preset.replace_types)
     if types and "model" in cfg:
-        _replace_recursive(
-            cfg["model"], "type", lambda t: types.get(t, t) if isinstance(t, str) else t
-        )
+        replace_key(cfg["model"], "type", lambda t: types.get(t, t) if isinstance(t, str) else t)
     if preset.shrink is not None and "model" in cfg:  # the mini preset's CPU-scale rule
         from sbr.specs.shrink import mmdet_channel_defaults, shrink_model
 
