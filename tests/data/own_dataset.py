@@ -95,3 +95,13 @@ def write_dataset(root: Path, **overrides: Any) -> Path:
     for split in ("train", "val"):
         write_split(root, split, **overrides.get(split, {}))
     return root
+
+
+def num_classes_in(node: Any) -> list[int]:
+    """Every ``num_classes`` value below a config dict (depth first)."""
+    if isinstance(node, dict):
+        own = [v for k, v in node.items() if k == "num_classes"]
+        return own + [n for k, v in node.items() if k != "num_classes" for n in num_classes_in(v)]
+    if isinstance(node, list):
+        return [n for v in node for n in num_classes_in(v)]
+    return []

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from own_dataset import write_dataset
+from own_dataset import num_classes_in, write_dataset
 
 from sbr.data.layout import DataError
 from sbr.data.preflight import check_composed_datasets, dataset_configs
@@ -39,15 +39,6 @@ def _expansion(tmp_path: Path, root: Path, preset: str) -> Expansion:
     return expand([load_spec(spec)], load_preset(preset), data_root=str(root))
 
 
-def _num_classes(node) -> list[int]:
-    if isinstance(node, dict):
-        own = [v for k, v in node.items() if k == "num_classes"]
-        return own + [n for k, v in node.items() if k != "num_classes" for n in _num_classes(v)]
-    if isinstance(node, list):
-        return [n for v in node for n in _num_classes(v)]
-    return []
-
-
 @pytest.fixture(scope="module")
 def own_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("own"))
@@ -70,7 +61,7 @@ def test_every_dataset_and_num_classes_gets_the_data_classes(
             assert dataset["ann_file"] == f"annotations/instances_{year}.json"
             assert dataset["data_prefix"]["img"] == f"{year}/"
             assert dataset["data_root"] == f"{own_root.resolve()}/"
-        counts = _num_classes(cfg.model.to_dict())
+        counts = num_classes_in(cfg.model.to_dict())
         assert counts and set(counts) == {3}, counts
         assert cfg.val_evaluator.ann_file == str(own_root.resolve() / datasets["val"]["ann_file"])
 
@@ -96,7 +87,7 @@ def test_without_the_data_the_swapped_config_keeps_its_own_classes(tmp_path: Pat
     (trial, *_) = _expansion(tmp_path, tmp_path / "not-there", "smoke").trials
     assert trial.classes is None and "classes" not in trial.identity()
     cfg = compose_trial_config(trial)
-    assert set(_num_classes(cfg.model.to_dict())) == {4}  # the synthetic set's 4 names
+    assert set(num_classes_in(cfg.model.to_dict())) == {4}  # the synthetic set's 4 names
 
 
 def test_preflight_builds_the_datasets_and_counts_their_images(

@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from own_dataset import CATEGORIES, write_dataset  # noqa: E402
+from own_dataset import CATEGORIES, num_classes_in, write_dataset  # noqa: E402
 
 SMOKE = "smoke/mask-rcnn_r18_fpn_smoke"
 NAMES = tuple(c["name"] for c in CATEGORIES)
-
-
-def _num_classes(node) -> list[int]:
-    if isinstance(node, dict):
-        return [v for k, v in node.items() if k == "num_classes"] + [
-            n for k, v in node.items() if k != "num_classes" for n in _num_classes(v)
-        ]
-    if isinstance(node, list):
-        return [n for v in node for n in _num_classes(v)]
-    return []
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +29,7 @@ def test_train_config_reads_layout_and_classes_from_the_data(own_root: Path, tmp
         assert dataset["ann_file"] == f"annotations/instances_{split}2017.json"
         assert dataset["data_prefix"]["img"] == folder
         assert tuple(dataset["metainfo"]["classes"]) == NAMES
-    assert set(_num_classes(cfg.to_dict()["model"])) == {len(NAMES)}
+    assert set(num_classes_in(cfg.to_dict()["model"])) == {len(NAMES)}
     assert cfg["val_evaluator"]["ann_file"] == str(
         own_root.resolve() / "annotations/instances_val2017.json"
     )

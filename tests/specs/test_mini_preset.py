@@ -13,7 +13,6 @@ from sbr.specs.errors import SpecError
 from sbr.specs.expand import expand
 from sbr.specs.presets import load_preset
 from sbr.specs.schema import load_spec, resolve_spec_file
-from sbr.specs.shrink import ShrinkRule
 
 TABLES = [f"table{n}" for n in range(2, 12)]
 
@@ -26,14 +25,10 @@ def mini_expansion():
 
 def test_mini_preset_file() -> None:
     preset = load_preset("mini")
-    assert preset.shrink == ShrinkRule(
-        anchor_scales=(4,),
-        rpn_samples=128,
-        rcnn_samples=64,
-        train_proposals=(500, 200),
-        test_proposals=(500, 100),
-        test_detections=50,
-    )
+    rule = preset.shrink
+    assert (rule.width, rule.reference_width, rule.factor) == (64, 256, 0.25)
+    assert (rule.backbone_depth, rule.base_channels) == (18, 32)  # the smoke config's backbone
+    assert (rule.anchor_scales, rule.rcnn_samples) == ((4,), 64)
     assert {name: s.iters for name, s in preset.schedules.items()} == {
         "1x": 300,
         "3x": 900,  # three times the 1x schedule, as in the paper
