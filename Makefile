@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .PHONY: setup system-deps demo smoke-ablation smoke-train test lint format clean
 
-$(STAMP): pyproject.toml constraints.txt scripts/setup_env.sh
+$(STAMP): pyproject.toml setup.py constraints.txt scripts/setup_env.sh
 	bash scripts/setup_env.sh
 
 # pdflatex + booktabs (reports), shellcheck (cluster scripts), chromium + chromium-driver
