@@ -166,6 +166,8 @@ def column_for(name: str, *, table: str = "", paper_values: Sequence[Any] = ()) 
         header = f"{prefix}$_{{AP}}$" if stat == "AP" else _STAT_HEADERS[stat]
         return _coco_column(name, iou_type, stat, header)
     if name == "Speed":
+        # The paper's definition: images/s at batch 1 on one device, after warm-up, on the
+        # first N val images (sbr.runners.speed; ablations/README.md, "Speed").
         return Column(name, "Speed", METRIC_IMAGES_PER_S)
     if name == "Mem":
         return Column(name, "Mem", METRIC_PEAK_MEMORY_MB, scale=1 / 1024, unit="G")
