@@ -143,12 +143,28 @@ def fig1(ann_file: Path | None, cache: Path, sample: int, as_json: bool) -> None
 @bench.command("bootstrap")
 @click.option("--images", type=click.IntRange(min=2), default=5000, show_default=True)
 @click.option("--classes", type=click.IntRange(min=1), default=80, show_default=True)
-@click.option("--dets", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Detections per image.")
-@click.option("--boot", "n_boot", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Bootstrap resamples B.")
-@click.option("--naive-boot", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Resamples timed with the naive loop (the baseline).")
+@click.option(
+    "--dets",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Detections per image.",
+)
+@click.option(
+    "--boot",
+    "n_boot",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples B.",
+)
+@click.option(
+    "--naive-boot",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Resamples timed with the naive loop (the baseline).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def bootstrap(
     images: int, classes: int, dets: int, n_boot: int, naive_boot: int, seed: int

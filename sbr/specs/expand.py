@@ -301,7 +301,12 @@ def expand(
                 evaluations.setdefault(evaluation.eval_id, evaluation)
                 planned.append(
                     PlannedRow(
-                        spec.name, row, seed, trial_id, evaluation.eval_id, _row_speed(spec, row),
+                        spec.name,
+                        row,
+                        seed,
+                        trial_id,
+                        evaluation.eval_id,
+                        _row_speed(spec, row),
                         columns=tuple(spec.columns),
                     )
                 )

@@ -26,10 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "cluster" / "slurm" / "sbr-ray.sbatch"
 SMOKE = "smoke/mask-rcnn_r18_fpn_smoke"
 
-EXECUTION_LAYER = all(
-    importlib.util.find_spec(name) is not None
-    for name in ("ray", "mlflow")
-)
+EXECUTION_LAYER = all(importlib.util.find_spec(name) is not None for name in ("ray", "mlflow"))
 
 pytestmark = [
     pytest.mark.slow,
