@@ -59,7 +59,11 @@ def _healthy(port: int) -> bool:
 
 
 def _port_free(port: int) -> bool:
+    """Nothing listens on ``port``: a new server (which sets SO_REUSEADDR, as uvicorn does)
+    could bind it. Without SO_REUSEADDR the bind would also fail on the TIME_WAIT entries of
+    the connections the server closed, which say nothing about a process holding the port."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
