@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,6 @@ from sbr.reports.index import index_html, index_markdown
 from sbr.reports.plots import reproduced_vs_paper_figure
 from sbr.reports.significance import CI_NO_DATA, ci_points, mlflow_loader, with_intervals
 from sbr.reports.tables import TABLE_NAMES, file_hash, load_layout
-
-#: ``sbr report --ci``: print the intervals in the LaTeX cells (set by :func:`build_report`).
-_SHOW_CI: ContextVar[bool] = ContextVar("sbr_report_show_ci", default=False)
 
 MANIFEST = "provenance.json"
 
@@ -81,8 +77,11 @@ def build_table(
     tracking_uri: str | None,
     datasets: Mapping[str, str] | None = None,
     presets: Mapping[str, str] | None = None,
+    ci: bool = False,
 ) -> list[Path]:
     """Write ``tables/<name>.tex``, ``.csv`` and ``_wide.csv`` and record them in the manifest.
+
+    ``ci`` prints each value's 95% bootstrap interval in the LaTeX cells (``--ci``).
 
     ``datasets`` maps run ids to their ``sbr.dataset_name`` tag: a table of runs on
     another dataset than COCO names it in the caption and the provenance. ``presets``
@@ -91,7 +90,7 @@ def build_table(
     layout = load_layout(name)
     summary = summarize(tidy, layout)
     summary = with_intervals(  # bootstrap CIs from the runs' per-image data
-        summary, layout, mlflow_loader(tracking_uri), show_ci=_SHOW_CI.get()
+        summary, layout, mlflow_loader(tracking_uri), show_ci=ci
     )
     run_ids = run_ids_of(summary)
     dataset = other_dataset(run_ids, datasets)
@@ -283,7 +282,6 @@ def build_report(
     if unknown:
         raise ValueError(f"unknown report target(s) {unknown}; expected all, fig3, table2..table11")
     uri = resolve_tracking_uri(tracking_uri)
-    _SHOW_CI.set(ci)
     datasets: dict[str, str] = {}
     presets: dict[str, str] = {}
     if tidy is None:
@@ -305,6 +303,7 @@ def build_report(
                 tracking_uri=uri,
                 datasets=datasets,
                 presets=presets,
+                ci=ci,
             )
     return paths + write_index(out)
 

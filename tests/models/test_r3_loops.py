@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 import torch
-from tiny_r3 import build_head, make_batch, r3_head_cfg
+from tiny_r3 import build_head, count_forwards, make_batch, r3_head_cfg
 
 # (id, L_t, L_e, alternation of max(L_t, L_e) loops over H=2 head pairs)
 LOOP_COUNTS = [
@@ -15,18 +15,6 @@ LOOP_COUNTS = [
     ("Le4>Lt2", 2, 4, "abab"),
     ("Le5>Lt3", 3, 5, "aabbb"),
 ]
-
-
-def _count_forwards(modules) -> list[int]:
-    """Forward calls per module (a forward hook only counts; the module runs as usual)."""
-    counts = [0] * len(modules)
-    for index, module in enumerate(modules):
-
-        def hook(*_, index=index):
-            counts[index] += 1
-
-        module.register_forward_hook(hook)
-    return counts
 
 
 def _per_head(stages: str) -> list[int]:
@@ -45,8 +33,8 @@ def test_test_time_runs_L_e_loops_with_their_heads(num_stages, num_stages_test, 
             num_stages=num_stages, num_heads=2, stages=stages, num_stages_test=num_stages_test
         )
     )
-    bbox_calls = _count_forwards(head.bbox_head)
-    mask_calls = _count_forwards(head.mask_head)
+    bbox_calls = count_forwards(head.bbox_head)
+    mask_calls = count_forwards(head.mask_head)
     x, proposals, samples = make_batch()
 
     losses = head.loss(x, proposals, samples)

@@ -13,6 +13,7 @@ from tiny_r3 import (
     NUM_PROPOSALS,
     TEST_CFG,
     build_head,
+    count_forwards,
     loop_train_cfg,
     make_batch,
     r3_head_cfg,
@@ -109,17 +110,6 @@ def test_c1_weights_get_no_gradient_without_mask_loop_for_one_head():
     assert head.mask_head[0].convs[0].conv.weight.grad.abs().sum().item() > 0
 
 
-def _count_calls(modules) -> list[int]:
-    counts = [0] * len(modules)
-    for index, module in enumerate(modules):
-
-        def hook(*_, index=index):
-            counts[index] += 1
-
-        module.register_forward_hook(hook)
-    return counts
-
-
 @pytest.mark.parametrize(
     ("with_mask_loop", "train_mask_calls"),
     [(True, [5, 1]), (False, [3, 1])],
@@ -129,8 +119,8 @@ def test_loops_use_heads_of_the_alternation(with_mask_loop, train_mask_calls):
     head = build_head(
         r3_head_cfg(num_stages=3, num_heads=2, stages="aab", with_mask_loop=with_mask_loop)
     )
-    bbox_calls = _count_calls(head.bbox_head)
-    mask_calls = _count_calls(head.mask_head)
+    bbox_calls = count_forwards(head.bbox_head)
+    mask_calls = count_forwards(head.mask_head)
     x, proposals, samples = make_batch()
     head.loss(x, proposals, samples)
     assert bbox_calls == [2, 1]

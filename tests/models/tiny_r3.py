@@ -166,3 +166,15 @@ def make_batch(num_gts=(3, 2), num_proposals=(NUM_PROPOSALS, NUM_PROPOSALS)):
     proposals = demo_mm_proposals(shapes, max(num_proposals))
     proposals = [res[:count] for res, count in zip(proposals, num_proposals, strict=True)]
     return make_features(batch_size), proposals, samples
+
+
+def count_forwards(modules) -> list[int]:
+    """Forward calls per module, counted live (a forward hook only counts; the module runs)."""
+    counts = [0] * len(modules)
+    for index, module in enumerate(modules):
+
+        def hook(*_, index=index):
+            counts[index] += 1
+
+        module.register_forward_hook(hook)
+    return counts
