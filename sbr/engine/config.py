@@ -87,13 +87,14 @@ def replace_key(node: Any, key: str, value_for: Callable[[Any], Any]) -> None:
             replace_key(item, key, value_for)
 
 
-_LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+#: The dataloader keys of an MMEngine config.
+DATALOADER_KEYS = ("train_dataloader", "val_dataloader", "test_dataloader")
 
 
 def dataloader_datasets(cfg: Any) -> list[tuple[str, Any]]:
     """``(dataloader key, innermost dataset config)`` of every dataloader in ``cfg``."""
     found = []
-    for name in _LOADERS:
+    for name in DATALOADER_KEYS:
         loader = cfg.get(name)
         if not isinstance(loader, Mapping) or not isinstance(loader.get("dataset"), Mapping):
             continue

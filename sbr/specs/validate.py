@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sbr.engine.config import replace_key
+from sbr.engine.config import DATALOADER_KEYS, replace_key
 from sbr.specs.errors import SpecError, format_key
 from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, TrialSpec, content_hash
 from sbr.specs.presets import Preset
@@ -205,7 +205,6 @@ def _apply(cfg: Any, overrides: Iterable[Override], key_of: Callable[[Override],
         cfg.merge_from_dict({override.path: copy.deepcopy(override.value)})
 
 
-_DATA_KEYS = ("train_dataloader", "val_dataloader", "test_dataloader")
 _EVAL_KEYS = ("val_evaluator", "test_evaluator")
 
 
@@ -229,7 +228,7 @@ def _swap_dataset(cfg: Any, preset: Preset, cache: ConfigCache) -> None:
     if swap is None:
         return
     data_cfg = cache.get(swap.config)
-    for name in _DATA_KEYS:
+    for name in DATALOADER_KEYS:
         if name in data_cfg:
             cfg[name] = copy.deepcopy(data_cfg[name])
     for name in _EVAL_KEYS:
