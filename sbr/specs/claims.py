@@ -18,14 +18,32 @@ The paper's delta comes from the rows' ``paper:`` values. The reports measure th
 delta on the reproduced runs and give the claim a verdict (:data:`VERDICTS`).
 
 This module is the contract between the spec layer (parsing and validation) and the
-report layer (verdicts); it imports nothing heavy.
+report layer (verdicts); it imports nothing heavy. :func:`parse_claims` validates a
+``claims:`` list at spec load time; :func:`effective_min_seeds` gives the seeds rule.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from sbr.specs.errors import Loc
+from sbr.specs.checks import (
+    BOOL,
+    LIST,
+    MAPPING,
+    OPT_STR,
+    POS_NUMBER,
+    STR,
+    Path_,
+    check_keys,
+    expect,
+    get,
+    is_number,
+    loc_of,
+)
+from sbr.specs.errors import Loc, SpecError, format_key
 
 #: Comparisons a claim can state: a above b, a below b, a and b the same within a margin.
 RELATIONS = (">", "<", "~")
@@ -79,3 +97,208 @@ class Claim:
     headline: bool = False
     source: str = ""
     loc: Loc | None = None
+
+
+# --------------------------------------------------------------------------- parsing
+
+#: COCO statistics a claim can compare (``AP_s``...), alone (Tables 8-10, box AP) or
+#: after ``B_`` (box) / ``S_`` (mask): the columns the reports measure per image.
+AP_STATS = ("AP", "AP50", "AP75", "AP_s", "AP_m", "AP_l")
+
+#: The paper's values of a table's rows: row id -> column -> value.
+PaperRows = Mapping[str, Mapping[str, Any]]
+#: Paper rows of a table by spec name (``table3``), None when there is no such table.
+PaperLookup = Callable[[str], "PaperRows | None"]
+
+_CLAIM_KEYS = ("id", "a", "b", "metric", "relation", "margin", "headline", "source")
+_REQUIRED = ("id", "a", "b", "metric", "relation")
+
+
+def is_ap_column(name: str) -> bool:
+    """``B_AP``, ``S_AP50``, ``AP_s``...: a COCO AP column (not ``Speed``, ``L_t``...)."""
+    prefix, _, stat = name.partition("_")
+    return name in AP_STATS or (prefix in ("B", "S") and stat in AP_STATS)
+
+
+def parse_claims(
+    node: Any, *, table: str, columns: tuple[str, ...], paper_rows: PaperLookup
+) -> tuple[Claim, ...]:
+    """Validate a spec's ``claims:`` list against the paper's numbers.
+
+    Args:
+        node: The loaded ``claims`` value (None: no claims).
+        table: The spec's name; rows without a ``tableN:`` prefix are its own.
+        columns: The spec's columns (a claim's metric must be one, and an AP column).
+        paper_rows: The paper's values of a table's rows, by spec name.
+
+    Raises:
+        SpecError: At the first wrong claim, with ``file:line`` and ``claims[i].key``.
+    """
+    if node is None:
+        return ()
+    expect(node, LIST, where=loc_of(node), path=("claims",))
+    claims: list[Claim] = []
+    first_line: dict[str, int] = {}
+    for index, item in enumerate(node):
+        claim = parse_claim(item, index, table, columns, paper_rows, where=loc_of(node, index))
+        if claim.id in first_line:
+            raise SpecError(
+                loc_of(item, "id"),
+                format_key(("claims", index, "id")),
+                f"duplicate claim id {claim.id!r} (already used at line {first_line[claim.id]})",
+            )
+        first_line[claim.id] = claim.loc.line if claim.loc else 0
+        claims.append(claim)
+    return tuple(claims)
+
+
+def parse_claim(
+    node: Any,
+    index: int,
+    table: str,
+    columns: tuple[str, ...],
+    paper_rows: PaperLookup,
+    *,
+    where: Loc | None = None,
+) -> Claim:
+    """One entry of ``claims`` (see :func:`parse_claims`)."""
+    path: Path_ = ("claims", index)
+    expect(node, MAPPING, where=where, path=path)
+    check_keys(node, path, _CLAIM_KEYS, required=_REQUIRED)
+    claim_id = get(node, "id", STR, path)
+    metric = _parse_metric(node, path, columns)
+    relation, margin = _parse_relation(node, path)
+    a, b = (_parse_ref(node, key, path, table) for key in ("a", "b"))
+    value_a, value_b = (
+        _paper_value(node, key, ref, metric, path, paper_rows)
+        for key, ref in (("a", a), ("b", b))
+    )
+    delta = round(value_a - value_b, 6)
+    _check_paper_agrees(node, path, relation, margin, delta, (a, value_a), (b, value_b), metric)
+    return Claim(
+        table=table,
+        id=claim_id,
+        a=a,
+        b=b,
+        metric=metric,
+        relation=relation,
+        paper_delta=delta,
+        margin=margin,
+        headline=get(node, "headline", BOOL, path, False),
+        source=get(node, "source", OPT_STR, path, "") or "",
+        loc=loc_of(node) if where is None else where,
+    )
+
+
+def _parse_metric(node: dict, path: Path_, columns: tuple[str, ...]) -> str:
+    metric = get(node, "metric", STR, path)
+    where, key = loc_of(node, "metric"), format_key((*path, "metric"))
+    if metric not in columns:
+        close = difflib.get_close_matches(metric, columns, n=2, cutoff=0.6)
+        raise SpecError(
+            where, key, f"{metric!r} is not a column of this spec ({', '.join(columns)})", close
+        )
+    if not is_ap_column(metric):
+        aps = ", ".join(c for c in columns if is_ap_column(c)) or "none here"
+        raise SpecError(
+            where, key, f"{metric!r} is not an AP column; claims compare COCO AP ({aps})"
+        )
+    return metric
+
+
+def _parse_relation(node: dict, path: Path_) -> tuple[str, float | None]:
+    relation = get(node, "relation", STR, path)
+    if relation not in RELATIONS:
+        raise SpecError(
+            loc_of(node, "relation"),
+            format_key((*path, "relation")),
+            f"expected one of {', '.join(repr(r) for r in RELATIONS)}, got {relation!r}",
+        )
+    if relation == "~" and "margin" not in node:
+        raise SpecError(
+            loc_of(node, "relation"),
+            format_key((*path, "margin")),
+            "missing key 'margin': relation '~' needs a margin in AP points",
+        )
+    if relation != "~" and "margin" in node:
+        raise SpecError(
+            loc_of(node, "margin"),
+            format_key((*path, "margin")),
+            f"a margin is only for relation '~' (this claim's relation is {relation!r})",
+        )
+    return relation, get(node, "margin", POS_NUMBER, path)
+
+
+def _parse_ref(node: dict, key: str, path: Path_, table: str) -> RowRef:
+    text = str(get(node, key, STR, path))
+    parts = text.split(":")
+    if len(parts) > 2 or not all(parts):
+        raise SpecError(
+            loc_of(node, key),
+            format_key((*path, key)),
+            f"expected a row id (row4) or table:row (table3:row4), got {text!r}",
+        )
+    return RowRef(table, parts[0]) if len(parts) == 1 else RowRef(parts[0], parts[1])
+
+
+def _paper_value(
+    node: dict, key: str, ref: RowRef, metric: str, path: Path_, paper_rows: PaperLookup
+) -> float:
+    where, key_path = loc_of(node, key), format_key((*path, key))
+    rows = paper_rows(ref.table)
+    if rows is None:
+        raise SpecError(
+            where, key_path, f"unknown table {ref.table!r} (no {ref.table}.yaml next to this spec)"
+        )
+    if ref.row not in rows:
+        known = list(rows)
+        close = difflib.get_close_matches(ref.row, known, n=2, cutoff=0.6)
+        raise SpecError(
+            where, key_path, f"no row {ref.row!r} in {ref.table} (rows: {', '.join(known)})", close
+        )
+    value = rows[ref.row].get(metric)
+    if not is_number(value):
+        raise SpecError(where, key_path, f"{ref} has no paper value for {metric}")
+    return float(value)
+
+
+def _check_paper_agrees(
+    node: dict,
+    path: Path_,
+    relation: str,
+    margin: float | None,
+    delta: float,
+    a: tuple[RowRef, float],
+    b: tuple[RowRef, float],
+    metric: str,
+) -> None:
+    """Refuse a claim whose relation the rows' own ``paper:`` values contradict."""
+    holds = {">": delta > 0, "<": delta < 0, "~": margin is not None and abs(delta) <= margin}
+    if holds[relation]:
+        return
+    numbers = f"{a[0]} {metric} {a[1]:g} - {b[0]} {metric} {b[1]:g} = {delta:+g}"
+    expected = f"within +-{margin:g}" if relation == "~" else f"{relation} 0"
+    raise SpecError(
+        loc_of(node, "relation"),
+        format_key((*path, "relation")),
+        f"the paper's own numbers contradict {relation!r}: {numbers}, not {expected}",
+    )
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+class _HasMinSeeds(Protocol):
+    min_seeds: int | None
+
+
+def effective_min_seeds(
+    spec: _HasMinSeeds | None = None, preset: _HasMinSeeds | None = None
+) -> int:
+    """Seeds per side a cross-training claim needs: the spec's ``min_seeds`` if set, else
+    the preset's, else :data:`DEFAULT_MIN_SEEDS`."""
+    for source in (spec, preset):
+        value = getattr(source, "min_seeds", None)
+        if value is not None:
+            return int(value)
+    return DEFAULT_MIN_SEEDS

@@ -13,23 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sbr.specs.errors import Loc, SpecError, format_key
-from sbr.specs.loader import load_yaml_file
-from sbr.specs.schema import (
-    ABLATIONS_DIR,
+from sbr.specs.checks import (
     MAPPING,
     OPT_STR,
     POS_INT,
     POS_NUMBER,
-    SCHEMA_VERSION,
     STR,
     Kind,
-    Override,
-    check_config_exists,
     check_keys,
     expect,
     get,
     loc_of,
+)
+from sbr.specs.errors import Loc, SpecError, format_key
+from sbr.specs.loader import load_yaml_file
+from sbr.specs.schema import (
+    ABLATIONS_DIR,
+    SCHEMA_VERSION,
+    Override,
+    check_config_exists,
     parse_overrides,
     parse_resources,
     user_specs_dir,
@@ -116,9 +118,12 @@ class Preset:
     cost: CostModel = CostModel(unit="gpu_hours")
     shrink: ShrinkRule | None = None
     schedule_locs: Mapping[str, Loc] = field(default_factory=dict, compare=False)
+    #: Seeds per side a cross-training claim needs (reports only: not in :meth:`identity`).
+    min_seeds: int | None = None
 
     def identity(self) -> dict[str, Any]:
-        """What a trial's hash takes from the preset (name, data and overrides, not the cost)."""
+        """What a trial's hash takes from the preset (name, data and overrides, not the cost,
+        not ``min_seeds``: how many seeds a verdict needs does not change a training)."""
         return {
             "name": self.name,
             "device": self.device,
@@ -134,7 +139,7 @@ class Preset:
 
 _PRESET_KEYS = (
     "schema_version", "name", "description", "data_root", "device", "dataset",
-    "replace_types", "overrides", "schedules", "resources", "cost", "shrink",
+    "replace_types", "overrides", "schedules", "resources", "cost", "shrink", "min_seeds",
 )  # fmt: skip
 _COST_KEYS = (
     "unit", "train_images_per_epoch", "eval_images", "train_time_factor", "calibration_config",
@@ -253,6 +258,7 @@ def parse_preset(node: Any, *, file: str) -> Preset:
         cost=_parse_cost(node["cost"]),
         shrink=_parse_shrink(node["shrink"]) if node.get("shrink") is not None else None,
         schedule_locs=schedule_locs,
+        min_seeds=get(node, "min_seeds", POS_INT, ()),
     )
 
 

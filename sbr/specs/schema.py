@@ -11,21 +11,39 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sbr.specs.checks import (
+    INT,
+    LIST,
+    MAPPING,
+    OPT_STR,
+    PAPER_VALUE,
+    POS_INT,
+    POS_NUMBER,
+    STR,
+    Kind,
+    Path_,
+    check_keys,
+    describe,
+    expect,
+    get,
+    is_int,
+    is_number,
+    loc_of,
+    plain,
+)
+from sbr.specs.claims import Claim, PaperLookup, PaperRows, parse_claims
 from sbr.specs.errors import Loc, SpecError, format_key
-from sbr.specs.loader import LocDict, LocList
 
 SCHEMA_VERSION = 1
 #: Paper columns whose value is a configuration fact checked against the composed config.
 STRUCTURAL_COLUMNS = ("L_t", "L_e", "H", "Alt")
 #: Name of the paper column holding the inference speed (img/s), used by cost estimates.
 SPEED_COLUMN = "Speed"
-
-Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -153,95 +171,11 @@ class AblationSpec:
     schema_version: int = SCHEMA_VERSION
     #: Row the reports compare every row with (paired bootstrap); None: the first row.
     reference: str | None = None
-
-
-# --------------------------------------------------------------------------- validators
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A type check with the words used in error messages."""
-
-    check: Callable[[Any], bool]
-    expected: str
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-STR = Kind(lambda v: isinstance(v, str) and v != "", "a non-empty string")
-OPT_STR = Kind(lambda v: v is None or isinstance(v, str), "a string or null")
-INT = Kind(_is_int, "an integer")
-POS_INT = Kind(lambda v: _is_int(v) and v > 0, "a positive integer")
-POS_NUMBER = Kind(lambda v: _is_number(v) and v > 0, "a positive number")
-MAPPING = Kind(lambda v: isinstance(v, dict), "a mapping")
-LIST = Kind(lambda v: isinstance(v, list), "a list")
-PAPER_VALUE = Kind(
-    lambda v: v is None or _is_number(v) or isinstance(v, str), "a number, a string or null"
-)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
-
-
-def loc_of(container: Any, key: Any = None) -> Loc | None:
-    """Location of ``key`` inside a loaded mapping/sequence (None for plain objects)."""
-    if isinstance(container, (LocDict, LocList)):
-        return container.loc(key)
-    return None
-
-
-def expect(value: Any, kind: Kind, *, where: Loc | None, path: Path_) -> Any:
-    """Return ``value`` if it passes ``kind``, else raise a SpecError naming the key."""
-    if not kind.check(value):
-        raise SpecError(
-            where, format_key(path), f"expected {kind.expected}, got {_describe(value)}"
-        )
-    return value
-
-
-def check_keys(
-    node: dict, path: Path_, allowed: Sequence[str], required: Sequence[str] = ()
-) -> None:
-    """Reject keys outside ``allowed`` (with suggestions) and missing ``required`` keys."""
-    for key in node:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=2, cutoff=0.6)
-            raise SpecError(
-                loc_of(node, key),
-                format_key((*path, str(key))),
-                "unknown key; expected one of " + ", ".join(allowed),
-                close,
-            )
-    for key in required:
-        if key not in node:
-            raise SpecError(loc_of(node), format_key(path) or "<top>", f"missing key {key!r}")
-
-
-def get(node: dict, key: str, kind: Kind, path: Path_, default: Any = None) -> Any:
-    """``node[key]`` checked against ``kind``; ``default`` when the key is absent."""
-    if key not in node:
-        return default
-    return expect(node[key], kind, where=loc_of(node, key), path=(*path, key))
-
-
-def plain(value: Any) -> Any:
-    """Deep copy of a loaded value with plain ``dict``/``list`` (no line info)."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
+    #: The paper's comparisons between rows (:mod:`sbr.specs.claims`).
+    claims: tuple[Claim, ...] = ()
+    #: Seeds per side a cross-training claim needs (None: the preset's, else the default;
+    #: :func:`sbr.specs.claims.effective_min_seeds`).
+    min_seeds: int | None = None
 
 
 def parse_overrides(node: Any, path: Path_) -> tuple[Override, ...]:
@@ -263,7 +197,7 @@ def parse_overrides(node: Any, path: Path_) -> tuple[Override, ...]:
 
 def parse_seeds(value: Any, *, where: Loc | None, path: Path_) -> tuple[int, ...]:
     """``3`` -> ``(0, 1, 2)``; a list of integers is kept as is (duplicates rejected)."""
-    if _is_int(value):
+    if is_int(value):
         if value < 1:
             raise SpecError(where, format_key(path), f"expected a positive integer, got {value}")
         return tuple(range(value))
@@ -397,7 +331,7 @@ def parse_grid(node: Any, index: int, where: Loc | None = None) -> Grid:
 
 #: Keys of a ``resources`` mapping (per trial).
 RESOURCE_KEYS = ("cpus", "gpus", "workers")
-NON_NEG_NUMBER = Kind(lambda v: _is_number(v) and v >= 0, "a non-negative number")
+NON_NEG_NUMBER = Kind(lambda v: is_number(v) and v >= 0, "a non-negative number")
 
 
 def parse_resources(node: Any, path: Path_) -> tuple[tuple[str, float], ...]:
@@ -456,23 +390,53 @@ def parse_defaults(node: Any, path: Path_, base: Defaults = Defaults()) -> Defau
 
 _SPEC_KEYS = (
     "schema_version", "name", "title", "columns", "defaults", "seeds", "rows", "grids", "notes",
-    "reference",
+    "reference", "claims", "min_seeds",
 )  # fmt: skip
 
 
-def parse_spec(node: Any, *, file: str, defaults: Defaults = Defaults()) -> AblationSpec:
+def parse_spec(
+    node: Any, *, file: str, defaults: Defaults = Defaults(), with_claims: bool = True
+) -> AblationSpec:
     """Validate a loaded spec document and build the :class:`AblationSpec`.
 
     Args:
         node: The document from :func:`sbr.specs.loader.load_yaml`.
-        file: The file it came from (for messages).
+        file: The file it came from (for messages; claims find other tables next to it).
         defaults: Inherited defaults (``ablations/defaults.yaml``).
+        with_claims: Parse the ``claims:`` list (False: rows only, as when another
+            table's claim reads this table's paper values).
 
     Raises:
         SpecError: At the first problem, with ``file:line`` and the key path.
     """
+    _check_header(node, file)
+    name = get(node, "name", STR, ())
+    columns = _parse_columns(node)
+    rows, grids = _parse_rows_and_grids(node, columns)
+    seeds = None
+    if "seeds" in node:
+        seeds = parse_seeds(node["seeds"], where=loc_of(node, "seeds"), path=("seeds",))
+    claims = _parse_spec_claims(node, name, columns, rows, file) if with_claims else ()
+    return AblationSpec(
+        name=name,
+        file=file,
+        title=get(node, "title", OPT_STR, (), "") or "",
+        columns=columns,
+        rows=rows,
+        grids=grids,
+        seeds=seeds,
+        defaults=parse_defaults(node.get("defaults"), ("defaults",), defaults),
+        notes=get(node, "notes", OPT_STR, (), "") or "",
+        reference=_parse_reference(node, rows, grids),
+        claims=claims,
+        min_seeds=get(node, "min_seeds", POS_INT, ()),
+    )
+
+
+def _check_header(node: Any, file: str) -> None:
+    """A mapping with known keys and the current ``schema_version``."""
     if not isinstance(node, dict):
-        raise SpecError(Loc(file, 1), "<top>", f"expected a mapping, got {_describe(node)}")
+        raise SpecError(Loc(file, 1), "<top>", f"expected a mapping, got {describe(node)}")
     check_keys(node, (), _SPEC_KEYS, required=("schema_version", "name"))
     version = get(node, "schema_version", INT, ())
     if version != SCHEMA_VERSION:
@@ -481,9 +445,18 @@ def parse_spec(node: Any, *, file: str, defaults: Defaults = Defaults()) -> Abla
             "schema_version",
             f"expected {SCHEMA_VERSION}, got {version}",
         )
+
+
+def _parse_columns(node: dict) -> tuple[str, ...]:
     columns = get(node, "columns", LIST, (), [])
     for index, column in enumerate(columns):
         expect(column, STR, where=loc_of(columns, index), path=("columns", index))
+    return tuple(columns)
+
+
+def _parse_rows_and_grids(
+    node: dict, columns: Sequence[str]
+) -> tuple[tuple[Row, ...], tuple[Grid, ...]]:
     rows_node = get(node, "rows", LIST, (), [])
     grids_node = get(node, "grids", LIST, (), [])
     if not rows_node and not grids_node:
@@ -493,22 +466,40 @@ def parse_spec(node: Any, *, file: str, defaults: Defaults = Defaults()) -> Abla
     )
     grids = tuple(parse_grid(g, i, loc_of(grids_node, i)) for i, g in enumerate(grids_node))
     _check_unique_ids(rows, grids)
-    reference = _parse_reference(node, rows, grids)
-    seeds = None
-    if "seeds" in node:
-        seeds = parse_seeds(node["seeds"], where=loc_of(node, "seeds"), path=("seeds",))
-    return AblationSpec(
-        name=get(node, "name", STR, ()),
-        file=file,
-        title=get(node, "title", OPT_STR, (), "") or "",
-        columns=tuple(columns),
-        rows=rows,
-        grids=grids,
-        seeds=seeds,
-        defaults=parse_defaults(node.get("defaults"), ("defaults",), defaults),
-        notes=get(node, "notes", OPT_STR, (), "") or "",
-        reference=reference,
+    return rows, grids
+
+
+def _parse_spec_claims(
+    node: dict, name: str, columns: tuple[str, ...], rows: Sequence[Row], file: str
+) -> tuple[Claim, ...]:
+    """The ``claims:`` list; ``tableN:rowM`` rows are read from ``tableN.yaml`` next to
+    ``file`` (the packaged ``ablations/`` or the user's ``--specs-dir``)."""
+    own = {row.id: row.paper_values for row in rows}
+    folder = None if file.startswith("<") else Path(file).parent
+    return parse_claims(
+        node.get("claims"),
+        table=name,
+        columns=columns,
+        paper_rows=sibling_paper_rows(folder, name, own),
     )
+
+
+def sibling_paper_rows(folder: Path | None, name: str, own: PaperRows) -> PaperLookup:
+    """Paper values by table name: ``own`` for ``name``, else the rows of
+    ``<folder>/<table>.yaml`` (parsed without its claims, once per table)."""
+    cache: dict[str, PaperRows | None] = {name: own}
+
+    def lookup(table: str) -> PaperRows | None:
+        if table not in cache:
+            path = folder / f"{table}.yaml" if folder is not None else None
+            if path is None or not path.is_file():
+                cache[table] = None
+            else:
+                spec = load_spec(path, with_claims=False)
+                cache[table] = {row.id: row.paper_values for row in spec.rows}
+        return cache[table]
+
+    return lookup
 
 
 def _parse_reference(node: dict, rows: Sequence[Row], grids: Sequence[Grid]) -> str | None:
@@ -636,12 +627,15 @@ def resolve_spec_file(name_or_path: str | Path, specs_dir: str | Path | None = N
     raise SpecError(None, str(name_or_path), f"no such spec (known: {', '.join(known)})", close)
 
 
-def load_spec(path: str | Path, *, defaults_file: str | Path | None = None) -> AblationSpec:
+def load_spec(
+    path: str | Path, *, defaults_file: str | Path | None = None, with_claims: bool = True
+) -> AblationSpec:
     """Load, validate and return the spec in ``path``, inheriting the shared defaults.
 
     Args:
         path: The spec file.
         defaults_file: Defaults to inherit; default: :func:`find_defaults_file`.
+        with_claims: Parse and check the ``claims:`` list (see :func:`parse_spec`).
 
     Raises:
         SpecError: With ``file:line``, key path and expectation, at the first problem.
@@ -649,4 +643,6 @@ def load_spec(path: str | Path, *, defaults_file: str | Path | None = None) -> A
     from sbr.specs.loader import load_yaml_file
 
     defaults = load_defaults(defaults_file or find_defaults_file(path))
-    return parse_spec(load_yaml_file(path), file=str(path), defaults=defaults)
+    return parse_spec(
+        load_yaml_file(path), file=str(path), defaults=defaults, with_claims=with_claims
+    )
