@@ -65,9 +65,7 @@ def loc_of(container: Any, key: Any = None) -> Loc | None:
 def expect(value: Any, kind: Kind, *, where: Loc | None, path: Path_) -> Any:
     """Return ``value`` if it passes ``kind``, else raise a SpecError naming the key."""
     if not kind.check(value):
-        raise SpecError(
-            where, format_key(path), f"expected {kind.expected}, got {describe(value)}"
-        )
+        raise SpecError(where, format_key(path), f"expected {kind.expected}, got {describe(value)}")
     return value
 
 
@@ -103,5 +101,3 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
-
-

@@ -170,8 +170,7 @@ def parse_claim(
     relation, margin = _parse_relation(node, path)
     a, b = (_parse_ref(node, key, path, table) for key in ("a", "b"))
     value_a, value_b = (
-        _paper_value(node, key, ref, metric, path, paper_rows)
-        for key, ref in (("a", a), ("b", b))
+        _paper_value(node, key, ref, metric, path, paper_rows) for key, ref in (("a", a), ("b", b))
     )
     delta = round(value_a - value_b, 6)
     _check_paper_agrees(node, path, relation, margin, delta, (a, value_a), (b, value_b), metric)
