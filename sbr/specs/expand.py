@@ -269,48 +269,59 @@ def expand(
     from sbr.data.layout import root_classes
 
     trials: dict[str, TrialSpec] = {}
-    classes_of: dict[str | None, tuple[Category, ...] | None] = {}
     evaluations: dict[str, EvalSpec] = {}
-    planned = []
+    planned: list[PlannedRow] = []
+    classes_of: dict[str | None, tuple[Category, ...] | None] = {}
     for spec in specs:
         root = _normal_root(data_root or spec.defaults.data_root or preset.data_root)
         if root not in classes_of:
             classes_of[root] = root_classes(root)
-        classes = classes_of[root]
         for row in spec_rows(spec):
             schedule = _schedule_of(spec, row, preset)
             config = canonical_config(row.config)
             for seed in seeds if seeds is not None else (spec.seeds or spec.defaults.seeds):
-                identity = trial_identity(
-                    config=config,
-                    preset=preset,
-                    schedule=schedule,
-                    overrides=row.overrides,
-                    data_root=root,
-                    seed=seed,
-                    classes=classes,
-                )
-                trial_id = content_hash(identity)
-                trials.setdefault(
-                    trial_id,
-                    TrialSpec(
-                        trial_id, config, preset, schedule, row.overrides, root, seed, classes
-                    ),
-                )
-                evaluation = _evaluation(trial_id, row.eval_overrides)
+                trial = _trial(config, preset, schedule, row, root, seed, classes_of[root])
+                trials.setdefault(trial.trial_id, trial)
+                evaluation = _evaluation(trial.trial_id, row.eval_overrides)
                 evaluations.setdefault(evaluation.eval_id, evaluation)
-                planned.append(
-                    PlannedRow(
-                        spec.name,
-                        row,
-                        seed,
-                        trial_id,
-                        evaluation.eval_id,
-                        _row_speed(spec, row),
-                        columns=tuple(spec.columns),
-                    )
-                )
+                planned.append(_planned_row(spec, row, seed, evaluation))
     return Expansion(tuple(trials.values()), tuple(evaluations.values()), tuple(planned))
+
+
+def _trial(
+    config: str,
+    preset: Preset,
+    schedule: str,
+    row: Row,
+    root: str | None,
+    seed: int,
+    classes: tuple[Category, ...] | None,
+) -> TrialSpec:
+    """The training of ``row`` with ``seed``, its id the hash of :func:`trial_identity`."""
+    identity = trial_identity(
+        config=config,
+        preset=preset,
+        schedule=schedule,
+        overrides=row.overrides,
+        data_root=root,
+        seed=seed,
+        classes=classes,
+    )
+    return TrialSpec(
+        content_hash(identity), config, preset, schedule, row.overrides, root, seed, classes
+    )
+
+
+def _planned_row(spec: AblationSpec, row: Row, seed: int, evaluation: EvalSpec) -> PlannedRow:
+    return PlannedRow(
+        spec.name,
+        row,
+        seed,
+        evaluation.trial_id,
+        evaluation.eval_id,
+        _row_speed(spec, row),
+        columns=tuple(spec.columns),
+    )
 
 
 def evaluation_suffix(overrides: Sequence[Override]) -> str:

@@ -10,6 +10,7 @@ The format is documented in ``ablations/README.md``.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,12 @@ class Grid:
     note: str = ""
     loc: Loc | None = field(default=None, compare=False)
     field_locs: Mapping[str, Loc] = field(default_factory=dict, compare=False)
+
+    def row_ids(self) -> tuple[str, ...]:
+        """Ids of the generated rows, ``<id>-1``... one per combination of all axes
+        (the rows themselves: :func:`sbr.specs.expand.grid_rows`)."""
+        count = math.prod(len(values) for _, values in (*self.axes, *self.eval_axes))
+        return tuple(f"{self.id}-{number}" for number in range(1, count + 1))
 
 
 @dataclass(frozen=True)
@@ -507,9 +514,7 @@ def _parse_reference(node: dict, rows: Sequence[Row], grids: Sequence[Grid]) -> 
     if "reference" not in node:
         return None
     reference = get(node, "reference", STR, ())
-    from sbr.specs.expand import grid_rows  # expand imports this module
-
-    known = [r.id for r in rows] + [r.id for g in grids for r in grid_rows(g)]
+    known = [r.id for r in rows] + [row_id for g in grids for row_id in g.row_ids()]
     if reference not in known:
         close = difflib.get_close_matches(reference, known, n=2, cutoff=0.6)
         raise SpecError(

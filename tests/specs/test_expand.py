@@ -146,6 +146,7 @@ def test_grid_product(paper, axes, eval_axes, expected_ids, trainings) -> None:
     )
     rows = grid_rows(grid)
     assert [r.id for r in rows] == expected_ids
+    assert grid.row_ids() == tuple(expected_ids)  # what `reference:` is checked against
     assert rows[0].label.startswith("L (num_stages=")
     spec = AblationSpec(name="t", file="t.yaml", grids=(grid,))
     assert len(expand([spec], paper).trials) == trainings

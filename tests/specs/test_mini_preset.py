@@ -86,7 +86,8 @@ def test_mini_trials_differ_from_smoke_trials(mini_expansion) -> None:
 @pytest.mark.slow
 def test_every_paper_training_builds_under_mini(mini_expansion) -> None:
     """All 56 unique trainings of Tables 2-11: composed, shrunk and built on the CPU."""
-    from sbr.specs.validate import ConfigCache, build_and_count, compose_trial_config
+    from sbr.specs.compose import ConfigCache, compose_trial_config
+    from sbr.specs.validate import build_and_count
 
     cache = ConfigCache()
     assert len(mini_expansion.trials) == 56

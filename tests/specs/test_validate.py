@@ -78,7 +78,7 @@ def test_alternation_string(summary: LoopSummary, alternation: str) -> None:
 
 
 def test_smoke_preset_swaps_data_classes_types_and_schedule() -> None:
-    from sbr.specs.validate import compose_trial_config
+    from sbr.specs.compose import compose_trial_config
 
     rows = (
         Row(
@@ -106,7 +106,8 @@ def test_smoke_preset_swaps_data_classes_types_and_schedule() -> None:
 
 
 def test_paper_preset_keeps_the_recipe_and_counts_params(param_cache_dir) -> None:
-    from sbr.specs.validate import ParamCache, compose_trial_config, validate_expansion
+    from sbr.specs.compose import compose_trial_config
+    from sbr.specs.validate import ParamCache, validate_expansion
 
     row = Row(
         id="r",
