@@ -1,9 +1,12 @@
 """Declarative ablation specs: schema, loading, pure expansion into trials, dry-run plans.
 
 Nothing here imports torch, ray, mlflow, mmengine or mmdet at import time; only
-:mod:`sbr.specs.validate` imports mmengine/mmdet, inside its functions.
+:mod:`sbr.specs.compose` (spec row + preset + data -> MMEngine config) and
+:mod:`sbr.specs.validate` import mmengine/mmdet, inside their functions. The paper's
+claims (:mod:`sbr.specs.claims`) are parsed with each spec.
 """
 
+from sbr.specs.claims import Claim, RowRef, effective_min_seeds
 from sbr.specs.errors import Loc, SpecError
 from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, TrialSpec, expand, grid_rows
 from sbr.specs.plan import Plan, build_plan, no_tracking_store, render_text
@@ -12,6 +15,7 @@ from sbr.specs.schema import AblationSpec, Defaults, Grid, Override, Row, load_s
 
 __all__ = [
     "AblationSpec",
+    "Claim",
     "Defaults",
     "EvalSpec",
     "Expansion",
@@ -20,11 +24,13 @@ __all__ = [
     "Override",
     "Plan",
     "PlannedRow",
+    "RowRef",
     "Preset",
     "Row",
     "SpecError",
     "TrialSpec",
     "build_plan",
+    "effective_min_seeds",
     "expand",
     "grid_rows",
     "load_preset",

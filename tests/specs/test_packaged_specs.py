@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from sbr.cli.ablation import run_ablation, validate
-from sbr.specs.schema import ABLATIONS_DIR, SPECS_ENV
+from sbr.specs.schema import ABLATIONS_DIR, SPECS_ENV, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "sbr", "ablations")
@@ -38,9 +38,7 @@ def _copy_sources(folder: Path) -> Path:
 
 
 def _rows_of(spec: Path) -> int:
-    return sum(
-        1 for line in spec.read_text(encoding="utf-8").splitlines() if line.startswith("  - id:")
-    )
+    return len(load_spec(spec).rows)
 
 
 @pytest.mark.slow
