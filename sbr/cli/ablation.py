@@ -15,8 +15,9 @@ import click
 
 from sbr.specs.errors import SpecError
 
-#: Exit status when a spec, preset or override is wrong (one line on stderr).
-EXIT_SPEC_ERROR = 1
+#: Exit status when a spec, preset, claim or override is wrong (one line on stderr; the
+#: same status as other bad input found before anything starts).
+EXIT_SPEC_ERROR = 2
 #: Exit status when the input is unusable before any trial starts (data, tracking, Ray).
 EXIT_PREFLIGHT = 2
 #: Exit status when at least one trial failed for good (the others finished).

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sbr.cli.ablation import run_ablation, validate
+from sbr.cli.ablation import EXIT_SPEC_ERROR, run_ablation, validate
 from sbr.specs.schema import ABLATIONS_DIR, SPECS_ENV, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +118,6 @@ def test_users_own_specs_folder(user_specs: Path, monkeypatch, how: str) -> None
 def test_sbr_specs_naming_no_folder_is_one_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(SPECS_ENV, str(tmp_path / "nowhere"))
     result = CliRunner().invoke(run_ablation, ["table3", *DRY_RUN])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == EXIT_SPEC_ERROR, result.output
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and SPECS_ENV in line and "nowhere" in line
