@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from sbr.reports import fig1
-from sbr.runners.bench_fig1 import coco_like, compare_on_sample
+from sbr.runners.bench_fig1 import coco_like, compare_on_sample, dense_bins
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_windowed_equals_brute_force_on_a_coco_like_sample(small_coco, generator
     for shape in torch.unique(shapes, dim=0).tolist():
         mask = (shapes[:, 0] == shape[0]) & (shapes[:, 1] == shape[1])
         anchors = fig1.anchors_for_shape(generator, tuple(shape), allowed_border=allowed_border)
-        assert torch.equal(fig1.bins_with_anchor(boxes[mask], anchors), fast[mask]), shape
+        assert torch.equal(dense_bins(boxes[mask], anchors), fast[mask]), shape
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_windowed_equals_brute_force_on_a_coco_like_sample(small_coco, generator
 def test_plateau_skipping_keeps_every_bin(generator, boxes):
     boxes = torch.tensor(boxes)
     shape = (800, 1199)
-    dense = fig1.bins_with_anchor(boxes, fig1.anchors_for_shape(generator, shape))
+    dense = dense_bins(boxes, fig1.anchors_for_shape(generator, shape))
     assert torch.equal(fig1.windowed_bins_with_anchor(boxes, generator, shape), dense)
 
 
