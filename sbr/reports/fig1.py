@@ -40,27 +40,17 @@ CHUNK_BOXES = 8192
 
 @dataclass(frozen=True)
 class AnchorCoverage:
-    """Result of :func:`anchor_coverage`.
+    """Result of :func:`anchor_coverage`."""
 
-    Attributes:
-        bins: Bin edges, ``n_bins + 1`` values.
-        percent_missing: Per bin, % of boxes with no anchor whose IoU falls in the bin.
-        n_boxes: Boxes counted.
-        n_images: Images with at least one counted box.
-        n_shapes: Distinct resized shapes (anchor sets generated).
-        seconds: Wall time of the computation.
-    """
-
-    bins: tuple[float, ...]
-    percent_missing: tuple[float, ...]
-    n_boxes: int
-    n_images: int
-    n_shapes: int
-    seconds: float
+    bins: tuple[float, ...]  # bin edges, n_bins + 1 values
+    percent_missing: tuple[float, ...]  # per bin, % of boxes with no anchor's IoU in it
+    n_boxes: int  # boxes counted
+    n_images: int  # images with at least one counted box
+    n_shapes: int  # distinct resized image shapes
+    seconds: float  # wall time of the computation
 
     @property
     def boxes_per_second(self) -> float:
-        """Throughput of the computation."""
         return self.n_boxes / self.seconds if self.seconds > 0 else math.inf
 
 
@@ -120,11 +110,7 @@ def boxes_and_shapes(
 def boxes_by_shape(
     coco: Mapping[str, Any], scale: Sequence[int] = DEFAULT_SCALE
 ) -> dict[tuple[int, int], torch.Tensor]:
-    """:func:`boxes_and_shapes` grouped by resized shape.
-
-    Returns:
-        ``{(resized_h, resized_w): (n, 4) float boxes}``.
-    """
+    """:func:`boxes_and_shapes` grouped by resized shape: ``{(h, w): (n, 4) boxes}``."""
     boxes, shapes = boxes_and_shapes(coco, scale)
     if not boxes.shape[0]:
         return {}
@@ -145,38 +131,21 @@ def anchors_for_shape(
     allowed_border: float = -1,
     device: str = "cpu",
 ) -> torch.Tensor:
-    """All anchors (float64, exact) of an image of ``shape`` (h, w) padded to ``pad_divisor``.
-
-    Args:
-        generator: mmdet ``AnchorGenerator`` (``strides``, ``grid_priors``).
-        shape: Resized, unpadded (h, w).
-        pad_divisor: Padding divisor of the pipeline.
-        allowed_border: Keep anchors inside the image grown by this many pixels;
-            negative keeps all (mmdet's convention).
-        device: Torch device.
-
-    Returns:
-        (a, 4) anchors.
-    """
+    """(a, 4) anchors (float64, exact) of mmdet's ``AnchorGenerator`` for an image of
+    resized ``shape`` (h, w) padded to ``pad_divisor``: those inside the image grown by
+    ``allowed_border`` pixels, or all when it is negative (mmdet's convention)."""
     sizes = _featmap_sizes(generator, shape, pad_divisor)
     anchors = torch.cat(generator.grid_priors(sizes, dtype=torch.float64, device=device))
     if allowed_border >= 0:
-        inside = (
-            (anchors[:, 0] >= -allowed_border)
-            & (anchors[:, 1] >= -allowed_border)
-            & (anchors[:, 2] < shape[1] + allowed_border)
-            & (anchors[:, 3] < shape[0] + allowed_border)
-        )
-        anchors = anchors[inside]
+        limit = torch.tensor([shape[1], shape[0]], dtype=torch.float64, device=device)
+        inside = (anchors[:, :2] >= -allowed_border) & (anchors[:, 2:] < limit + allowed_border)
+        anchors = anchors[inside.all(1)]
     return anchors
 
 
-def _featmap_sizes(
-    generator: Any, shape: tuple[int, int], pad_divisor: int
-) -> list[tuple[int, int]]:
-    """(h, w) of each level's feature map for an image of ``shape`` padded to ``pad_divisor``."""
-    pad_h = math.ceil(shape[0] / pad_divisor) * pad_divisor
-    pad_w = math.ceil(shape[1] / pad_divisor) * pad_divisor
+def _featmap_sizes(generator: Any, shape: tuple[int, int], pad: int) -> list[tuple[int, int]]:
+    """(h, w) of each level's feature map for an image of ``shape`` padded to ``pad``."""
+    pad_h, pad_w = (math.ceil(side / pad) * pad for side in shape)
     return [(math.ceil(pad_h / s[1]), math.ceil(pad_w / s[0])) for s in generator.strides]
 
 
@@ -238,12 +207,10 @@ def _axis(
     return overlap, r < count[:, None], n_valid, n_overlap
 
 
-def _bins(ox: torch.Tensor, oy: torch.Tensor, anchor_area: torch.Tensor, box_area: torch.Tensor,
-          n_bins: int) -> torch.Tensor:  # fmt: skip
+def _bins(ox, oy, anchor_area, box_area, n_bins: int) -> torch.Tensor:
     """IoU bin of the overlaps ``ox`` x ``oy`` (broadcast): the dense IoU's arithmetic."""
     inter = ox * oy
-    iou = inter / (box_area + anchor_area - inter)
-    return (iou * n_bins).floor().clamp_(0, n_bins - 1).long()
+    return (inter / (box_area + anchor_area - inter) * n_bins).floor().clamp_(0, n_bins - 1).long()
 
 
 def _pair_bins(
@@ -275,14 +242,10 @@ def _widest_per_box(rows: torch.Tensor, box: torch.Tensor, span: torch.Tensor) -
 
 def _combos(generator: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per (level, base anchor): level (c,), base anchor (c, 4) and stride (c, 2), float64."""
-    levels, bases, strides = [], [], []
-    for level, stride in enumerate(generator.strides):
-        base = generator.base_anchors[level].to(device=device, dtype=torch.float64)
-        levels += [level] * base.shape[0]
-        bases.append(base)
-        strides += [[float(stride[0]), float(stride[1])]] * base.shape[0]
-    return (torch.tensor(levels, device=device), torch.cat(bases),
-            torch.tensor(strides, dtype=torch.float64, device=device))  # fmt: skip
+    bases = [b.to(device=device, dtype=torch.float64) for b in generator.base_anchors]
+    level = torch.cat([torch.full((b.shape[0],), k, device=device) for k, b in enumerate(bases)])
+    strides = [[float(v) for v in s[:2]] for s in generator.strides]
+    return level, torch.cat(bases), torch.tensor(strides, dtype=torch.float64, device=device)[level]
 
 
 def _chunk_bins(
@@ -292,10 +255,8 @@ def _chunk_bins(
     """(g, n_bins) bins reached, one row per (box, level, base anchor); see the module doc."""
     level, base, stride = combos
     g, c, dev = boxes.shape[0], level.numel(), boxes.device
-    box, combo = (
-        torch.arange(g, device=dev).repeat_interleave(c),
-        torch.arange(c, device=dev).repeat(g),
-    )
+    row = torch.arange(g * c, device=dev)
+    box, combo = row // c, row % c
     b, base, stride = boxes.double()[box], base[combo], stride[combo]
     grid, side = grids[box, level[combo]], shapes[box].double()  # (r, 2) h, w
     ox, ux, vx, nx = _axis(b[:, 0], b[:, 2], base[:, 0], base[:, 2], stride[:, 0], grid[:, 1],
@@ -314,19 +275,14 @@ def _chunk_bins(
     present[box[hit], high[hit]] = True
     todo = hit & (high - low > 1)
     k = torch.arange(n_bins, device=dev)[None, :]
-    while todo.any():  # the bins strictly between low and high that are not known yet
-        rows = todo.nonzero().flatten()
+    while (rows := todo.nonzero().flatten()).numel():  # a bin between low and high unknown?
         between = (k > low[rows, None]) & (k < high[rows, None])
-        rows = rows[(between & ~present[box[rows], :n_bins]).any(1)]
-        todo[:] = False
-        todo[rows] = True
-        if not rows.numel():
-            break
-        rows = _widest_per_box(rows, box, high - low)
-        todo[rows] = False
-        found = _pair_bins((ox[rows], ux[rows]), (oy[rows], uy[rows]),
-                           (areas[0][rows], areas[1][rows]), n_bins, chunk_elements)  # fmt: skip
-        present[box[rows]] |= found  # one row per box
+        todo[rows[~(between & ~present[box[rows], :n_bins]).any(1)]] = False
+        if (rows := todo.nonzero().flatten()).numel():
+            rows = _widest_per_box(rows, box, high - low)
+            todo[rows] = False
+            present[box[rows]] |= _pair_bins((ox[rows], ux[rows]), (oy[rows], uy[rows]),
+                (areas[0][rows], areas[1][rows]), n_bins, chunk_elements)  # fmt: skip
     return present[:, :n_bins]
 
 
@@ -361,23 +317,16 @@ def windowed_bins_with_anchor(
     n_bins: int = 20,
     chunk_elements: int = CHUNK_ELEMENTS,
 ) -> torch.Tensor:
-    """For each box and IoU bin, whether an anchor of its image has its IoU in the bin.
-
-    Bin ``k`` is ``[k / n_bins, (k + 1) / n_bins)``; IoU 1 falls in the last bin. The
-    same bins as the IoU of every anchor of ``anchors_for_shape`` against every box in
-    float64 (see the module docstring for how).
+    """(g, n_bins) bool: for each box, whether an anchor of its image has its IoU in bin
+    ``k`` = ``[k / n_bins, (k + 1) / n_bins)`` (IoU 1: the last bin), the same bins as the
+    float64 IoU of every anchor of :func:`anchors_for_shape` against the box.
 
     Args:
         boxes: (g, 4) boxes ``x1, y1, x2, y2`` in resized-image pixels.
         generator: mmdet ``AnchorGenerator``.
         shapes: Resized image (h, w) of all boxes, or (g, 2) one per box.
-        pad_divisor: Padding divisor of the pipeline.
-        allowed_border: See :func:`anchors_for_shape`.
-        n_bins: Number of bins.
+        pad_divisor, allowed_border: As :func:`anchors_for_shape`.
         chunk_elements: Upper bound of the IoU values held at once.
-
-    Returns:
-        (g, n_bins) bool.
     """
     device = boxes.device
     shapes = torch.as_tensor(shapes, dtype=torch.long, device=device).reshape(-1, 2)
@@ -425,18 +374,12 @@ def anchor_coverage(
         raise ValueError(f"bin_width must divide 1, got {bin_width}")
     start = time.perf_counter()
     boxes, shapes = boxes_and_shapes(coco, scale)
-    missing = torch.zeros(n_bins, dtype=torch.float64)
     n_boxes = boxes.shape[0]
-    if n_boxes:
-        present = windowed_bins_with_anchor(
-            boxes.to(device),
-            generator,
-            shapes.to(device),
-            pad_divisor=pad_divisor,
-            allowed_border=allowed_border,
-            n_bins=n_bins,
-        )
-        missing += (~present).sum(0).double().cpu()
+    present = windowed_bins_with_anchor(
+        boxes.to(device), generator, shapes.to(device), pad_divisor=pad_divisor,
+        allowed_border=allowed_border, n_bins=n_bins,
+    )  # fmt: skip
+    missing = (~present).sum(0).double().cpu()
     percent = (100.0 * missing / max(n_boxes, 1)).tolist()
     images = {a["image_id"] for a in coco.get("annotations", []) if not a.get("iscrowd", 0)}
     return AnchorCoverage(
@@ -450,17 +393,8 @@ def anchor_coverage(
 
 
 __all__ = [
-    "DEFAULT_CONFIG",
-    "DEFAULT_PAD",
-    "DEFAULT_SCALE",
-    "AnchorCoverage",
-    "anchor_count",
-    "anchor_coverage",
-    "anchors_for_shape",
-    "boxes_and_shapes",
-    "boxes_by_shape",
-    "default_anchor_generator",
-    "load_annotations",
-    "resized_shape",
+    "DEFAULT_CONFIG", "DEFAULT_PAD", "DEFAULT_SCALE", "AnchorCoverage", "anchor_count",
+    "anchor_coverage", "anchors_for_shape", "boxes_and_shapes", "boxes_by_shape",
+    "default_anchor_generator", "load_annotations", "resized_shape",
     "windowed_bins_with_anchor",
-]
+]  # fmt: skip
