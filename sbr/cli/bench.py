@@ -164,12 +164,11 @@ def bootstrap(images: int, classes: int, dets: int, boot: int, naive_boot: int, 
     """Paired-bootstrap AP on COCO-val-sized results vs pycocotools per resample."""
     from sbr.reports.bootstrap_bench import bench_bootstrap
 
-    echo_result(
-        bench_bootstrap(
-            images=images, classes=classes, dets=dets, n_boot=boot, naive_boot=naive_boot,
-            seed=seed,
-        )
-    )  # fmt: skip
+    result = bench_bootstrap(
+        images=images, classes=classes, dets=dets, n_boot=boot, naive_boot=naive_boot, seed=seed
+    )
+    for line in result.lines():
+        click.echo(line)
 
 
 __all__ = ["bench"]
