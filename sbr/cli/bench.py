@@ -73,8 +73,8 @@ def _size(text: str) -> tuple[int, int]:
 @bench.command()
 @click.option(
     "--models", "names", multiple=True,
-    help="Model names or groups (default, table6, table7, h2, all); repeatable or comma-separated. "
-    "HTC is always measured (the ratios refer to it).",
+    help="Spec rows (table6/row5) or tables (table6), default (tables 2, 6, 7 and SBR-CNN) or "
+    "all; repeatable or comma-separated. HTC is always measured (the ratios refer to it).",
 )  # fmt: skip
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--size", help="Input HxW (default: 320x320 on cpu, 800x1216 on cuda).")
@@ -103,16 +103,16 @@ def models(
     import sys
 
     from sbr.runners.bench_models import (
-        BENCH_MODELS,
         DEVICE_DEFAULTS,
         BenchSettings,
         bench_models,
         select_models,
+        spec_models,
     )
 
     names = tuple(name for value in names for name in value.split(",") if name)
     if list_models:
-        for model in BENCH_MODELS:
+        for model in spec_models():
             click.echo(f"{model.name:32} {','.join(model.groups):22} {model.config}")
         return
     try:
