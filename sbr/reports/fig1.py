@@ -176,35 +176,53 @@ def _valid_columns(
     return first, last
 
 
+def _overlap(col: torch.Tensor, extent: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(r, k) overlap of the box with the anchors of grid columns ``col`` (r, k) along one
+    axis; ``extent`` = (p, q, lo, hi, stride), each (r,): box, base anchor, stride."""
+    p, q, lo, hi, stride = (t[:, None] for t in extent)
+    x = col.double() * stride
+    return torch.minimum(x + hi, q) - torch.maximum(x + lo, p)
+
+
 def _axis(
-    p: torch.Tensor, q: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, stride: torch.Tensor,
-    grid: torch.Tensor, limit: torch.Tensor, border: float,
-) -> tuple[torch.Tensor, ...]:  # fmt: skip
-    """Along one axis, per row, the overlaps of a box with every distinct anchor column.
+    extent: tuple[torch.Tensor, ...], grid: torch.Tensor, limit: torch.Tensor, border: float
+) -> tuple[torch.Tensor, ...]:
+    """Along one axis, per row: the overlapping anchor columns and their extreme overlaps.
 
     Args:
-        p, q: (r,) box extent (float64). lo, hi: (r,) base anchor extent. stride: (r,).
+        extent: ``(p, q, lo, hi, stride)``, each (r,) float64: box, base anchor, stride.
         grid: (r,) grid columns. limit: (r,) image side. border: ``allowed_border``.
 
     Returns:
-        ``(overlap (r, k), used (r, k), n_valid (r,), n_overlap (r,))``: the candidate
-        overlaps (> 0 where used; the first ``used`` entries of a row), existing columns,
-        existing columns that overlap the box.
+        ``(first, last, n_valid, n_overlap, lowest, highest)`` (r,): the existing columns
+        that overlap the box, how many exist and overlap, and the smallest and largest
+        overlap among them. The overlap rises, stays and falls with the column, so the
+        smallest is at an end and the largest next to ``[p - lo, q - hi] / stride``.
     """
+    p, q, lo, hi, stride = extent
     v_first, v_last = _valid_columns(lo, hi, stride, grid, limit, border)
     first = torch.maximum(_first(p, hi, stride, strict=True), v_first)  # ends after p
     last = torch.minimum(_first(q, lo, stride, strict=False) - 1, v_last)  # starts before q
-    n_overlap = (last - first + 1).clamp(min=0)
+    a = torch.ceil(torch.minimum(p - lo, q - hi) / stride).long()
+    b = torch.floor(torch.maximum(p - lo, q - hi) / stride).long()
+    peak = torch.stack([a - 1, a, a + 1, b, b + 1], 1).clamp(first[:, None], last[:, None])
+    lowest = _overlap(torch.stack([first, last], 1), extent).amin(1)
+    n_valid, n_overlap = (v_last - v_first + 1).clamp(min=0), (last - first + 1).clamp(min=0)
+    return first, last, n_valid, n_overlap, lowest, _overlap(peak, extent).amax(1)
+
+
+def _candidates(
+    first: torch.Tensor, last: torch.Tensor, extent: tuple[torch.Tensor, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(overlap (r, k), used (r, k))``: the overlaps of the columns that give every
+    distinct one, the ramp up, one plateau column and the ramp down (each at most
+    ``floor(min(box, anchor) / stride) + 1`` columns), in the first ``used`` entries."""
+    p, q, lo, hi, stride = extent
     ramp = torch.floor(torch.minimum(q - p, hi - lo) / stride).long() + 1
-    count = torch.minimum(2 * ramp + 1, n_overlap)  # ramp up, one plateau column, ramp down
+    count = torch.minimum(2 * ramp + 1, last - first + 1)
     r = torch.arange(int(count.max()) if count.numel() else 0, device=p.device)[None, :]
     col = torch.where(r <= ramp[:, None], first[:, None] + r, last[:, None] + ramp[:, None] + 1 - r)
-    x = col.double() * stride[:, None]
-    overlap = torch.minimum(x + hi[:, None], q[:, None]) - torch.maximum(
-        x + lo[:, None], p[:, None]
-    )
-    n_valid = (v_last - v_first + 1).clamp(min=0)
-    return overlap, r < count[:, None], n_valid, n_overlap
+    return _overlap(col, extent), r < count[:, None]
 
 
 def _bins(ox, oy, anchor_area, box_area, n_bins: int) -> torch.Tensor:
@@ -259,18 +277,16 @@ def _chunk_bins(
     box, combo = row // c, row % c
     b, base, stride = boxes.double()[box], base[combo], stride[combo]
     grid, side = grids[box, level[combo]], shapes[box].double()  # (r, 2) h, w
-    ox, ux, vx, nx = _axis(b[:, 0], b[:, 2], base[:, 0], base[:, 2], stride[:, 0], grid[:, 1],
-                           side[:, 1], border)  # fmt: skip
-    oy, uy, vy, ny = _axis(b[:, 1], b[:, 3], base[:, 1], base[:, 3], stride[:, 1], grid[:, 0],
-                           side[:, 0], border)  # fmt: skip
+    ex = (b[:, 0], b[:, 2], base[:, 0], base[:, 2], stride[:, 0])
+    ey = (b[:, 1], b[:, 3], base[:, 1], base[:, 3], stride[:, 1])
+    fx, lx, vx, nx, low_x, high_x = _axis(ex, grid[:, 1], side[:, 1], border)
+    fy, ly, vy, ny, low_y, high_y = _axis(ey, grid[:, 0], side[:, 0], border)
     areas = ((base[:, 2] - base[:, 0]) * (base[:, 3] - base[:, 1]),
              (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))  # fmt: skip
     present = torch.zeros(g, n_bins + 1, dtype=torch.bool, device=dev)
     present[box[vx * vy > nx * ny], 0] = True  # an anchor that does not overlap: IoU 0
     hit = (nx > 0) & (ny > 0)
-    inf = torch.tensor(torch.inf, dtype=torch.float64, device=dev)
-    low = _bins(torch.where(ux, ox, inf).amin(1), torch.where(uy, oy, inf).amin(1), *areas, n_bins)
-    high = _bins(torch.where(ux, ox, 0).amax(1), torch.where(uy, oy, 0).amax(1), *areas, n_bins)
+    low, high = _bins(low_x, low_y, *areas, n_bins), _bins(high_x, high_y, *areas, n_bins)
     present[box[hit], low[hit]] = True
     present[box[hit], high[hit]] = True
     todo = hit & (high - low > 1)
@@ -281,8 +297,10 @@ def _chunk_bins(
         if (rows := todo.nonzero().flatten()).numel():
             rows = _widest_per_box(rows, box, high - low)
             todo[rows] = False
-            present[box[rows]] |= _pair_bins((ox[rows], ux[rows]), (oy[rows], uy[rows]),
-                (areas[0][rows], areas[1][rows]), n_bins, chunk_elements)  # fmt: skip
+            cx = _candidates(fx[rows], lx[rows], tuple(t[rows] for t in ex))
+            cy = _candidates(fy[rows], ly[rows], tuple(t[rows] for t in ey))
+            present[box[rows]] |= _pair_bins(cx, cy, (areas[0][rows], areas[1][rows]), n_bins,
+                                              chunk_elements)  # fmt: skip
     return present[:, :n_bins]
 
 
