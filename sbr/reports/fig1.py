@@ -163,10 +163,7 @@ def _first(value: torch.Tensor, offset: torch.Tensor, stride: torch.Tensor, stri
     return torch.where(holds(j), j, j + 1)
 
 
-def _valid_columns(
-    lo: torch.Tensor, hi: torch.Tensor, stride: torch.Tensor, grid: torch.Tensor,
-    limit: torch.Tensor, border: float,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def _valid_columns(lo, hi, stride, grid, limit, border: float) -> tuple[torch.Tensor, ...]:
     """First and last grid column whose anchor ``[lo, hi] + j * stride`` exists: inside
     ``[-border, limit + border)`` when ``border >= 0`` (mmdet's ``allowed_border``)."""
     first, last = torch.zeros_like(grid), grid - 1
@@ -187,18 +184,11 @@ def _overlap(col: torch.Tensor, extent: tuple[torch.Tensor, ...]) -> torch.Tenso
 def _axis(
     extent: tuple[torch.Tensor, ...], grid: torch.Tensor, limit: torch.Tensor, border: float
 ) -> tuple[torch.Tensor, ...]:
-    """Along one axis, per row: the overlapping anchor columns and their extreme overlaps.
-
-    Args:
-        extent: ``(p, q, lo, hi, stride)``, each (r,) float64: box, base anchor, stride.
-        grid: (r,) grid columns. limit: (r,) image side. border: ``allowed_border``.
-
-    Returns:
-        ``(first, last, n_valid, n_overlap, lowest, highest)`` (r,): the existing columns
-        that overlap the box, how many exist and overlap, and the smallest and largest
-        overlap among them. The overlap rises, stays and falls with the column, so the
-        smallest is at an end and the largest next to ``[p - lo, q - hi] / stride``.
-    """
+    """Along one axis, per row (``extent``: see :func:`_overlap`; ``grid`` columns, image
+    side ``limit``): ``(first, last, n_valid, n_overlap, lowest, highest)``, each (r,), the
+    existing columns that overlap the box, how many exist and overlap, and the extreme
+    overlaps. The overlap rises, stays and falls with the column: the lowest is at an
+    end, the highest next to ``[p - lo, q - hi] / stride``."""
     p, q, lo, hi, stride = extent
     v_first, v_last = _valid_columns(lo, hi, stride, grid, limit, border)
     first = torch.maximum(_first(p, hi, stride, strict=True), v_first)  # ends after p
@@ -211,9 +201,7 @@ def _axis(
     return first, last, n_valid, n_overlap, lowest, _overlap(peak, extent).amax(1)
 
 
-def _candidates(
-    first: torch.Tensor, last: torch.Tensor, extent: tuple[torch.Tensor, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _candidates(first, last, extent: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     """``(overlap (r, k), used (r, k))``: the overlaps of the columns that give every
     distinct one, the ramp up, one plateau column and the ramp down (each at most
     ``floor(min(box, anchor) / stride) + 1`` columns), in the first ``used`` entries."""
@@ -231,10 +219,7 @@ def _bins(ox, oy, anchor_area, box_area, n_bins: int) -> torch.Tensor:
     return (inter / (box_area + anchor_area - inter) * n_bins).floor().clamp_(0, n_bins - 1).long()
 
 
-def _pair_bins(
-    x: tuple[torch.Tensor, torch.Tensor], y: tuple[torch.Tensor, torch.Tensor],
-    areas: tuple[torch.Tensor, torch.Tensor], n_bins: int, chunk_elements: int,
-) -> torch.Tensor:  # fmt: skip
+def _pair_bins(x: tuple, y: tuple, areas: tuple, n_bins: int, chunk_elements: int):
     """(r, n_bins + 1) bins reached by every pair of candidate columns and rows."""
     (ox, ux), (oy, uy) = x, y
     kx, ky = ux.sum(1), uy.sum(1)
@@ -271,10 +256,8 @@ def _chunk_bins(
     border: float, n_bins: int, chunk_elements: int,
 ) -> torch.Tensor:  # fmt: skip
     """(g, n_bins) bins reached, one row per (box, level, base anchor); see the module doc."""
-    level, base, stride = combos
-    g, c, dev = boxes.shape[0], level.numel(), boxes.device
-    row = torch.arange(g * c, device=dev)
-    box, combo = row // c, row % c
+    (level, base, stride), g, c, dev = combos, boxes.shape[0], combos[0].numel(), boxes.device
+    box, combo = torch.arange(g * c, device=dev) // c, torch.arange(g * c, device=dev) % c
     b, base, stride = boxes.double()[box], base[combo], stride[combo]
     grid, side = grids[box, level[combo]], shapes[box].double()  # (r, 2) h, w
     ex = (b[:, 0], b[:, 2], base[:, 0], base[:, 2], stride[:, 0])
@@ -287,8 +270,7 @@ def _chunk_bins(
     present[box[vx * vy > nx * ny], 0] = True  # an anchor that does not overlap: IoU 0
     hit = (nx > 0) & (ny > 0)
     low, high = _bins(low_x, low_y, *areas, n_bins), _bins(high_x, high_y, *areas, n_bins)
-    present[box[hit], low[hit]] = True
-    present[box[hit], high[hit]] = True
+    present[box[hit].repeat(2), torch.cat([low[hit], high[hit]])] = True
     todo = hit & (high - low > 1)
     k = torch.arange(n_bins, device=dev)[None, :]
     while (rows := todo.nonzero().flatten()).numel():  # a bin between low and high unknown?
@@ -316,13 +298,12 @@ def anchor_count(
     level, base, stride = _combos(generator, "cpu")
     grid = torch.tensor(_featmap_sizes(generator, shape, pad_divisor))[level]
     side = torch.tensor(shape, dtype=torch.float64)
-    counts = []
+    count = 1
     for dim in (0, 1):  # x, then y
         first, last = _valid_columns(base[:, dim], base[:, dim + 2], stride[:, dim],
-                                     grid[:, 1 - dim], side[1 - dim].expand(level.numel()),
-                                     allowed_border)  # fmt: skip
-        counts.append((last - first + 1).clamp(min=0))
-    return int((counts[0] * counts[1]).sum())
+            grid[:, 1 - dim], side[1 - dim].expand(level.numel()), allowed_border)  # fmt: skip
+        count = count * (last - first + 1).clamp(min=0)
+    return int(count.sum())
 
 
 def windowed_bins_with_anchor(
