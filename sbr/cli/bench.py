@@ -12,24 +12,52 @@ def bench() -> None:
     """Benchmarks of sbr's own machinery."""
 
 
+# Options shared by the subcommands: one definition each, applied as decorators.
+
+
+def count_option(name: str, default: int | None = None, help: str | None = None, low: int = 1):
+    """An integer option ``>= low`` (with its default shown when there is one)."""
+    kind = click.IntRange(min=low)
+    return click.option(
+        name, type=kind, default=default, show_default=default is not None, help=help
+    )
+
+
+def data_option(help: str = "Synthetic dataset (`sbr data synth`).", default: Path | None = None):
+    """``--data``: an existing dataset folder."""
+    kind = click.Path(exists=True, file_okay=False, path_type=Path)
+    return click.option("--data", type=kind, default=default, show_default=True, help=help)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+seed_option = click.option("--seed", type=int, default=0, show_default=True)
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def echo_result(result, as_json: bool = False) -> None:
+    """Print a bench result: its ``to_json()`` as JSON, or its ``lines()``."""
+    import json
+
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    for line in result.lines():
+        click.echo(line)
+
+
 @bench.command()
-@click.option(
-    "--data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("data/synth"),
-    show_default=True,
-    help="Synthetic dataset (`sbr data synth`).",
-)
-@click.option("--trials", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--iters", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the local Ray.")
+@data_option(default=Path("data/synth"))
+@count_option("--trials", 2)
+@count_option("--iters", 2)
+@count_option("--num-cpus", help="CPUs of the local Ray.")
 def orchestration(data: Path, trials: int, iters: int, num_cpus: int | None) -> None:
     """sbr's per-trial overhead vs a bare Ray Tune run of the same training (a ratio)."""
     from sbr.runners.bench import bench_orchestration
 
-    result = bench_orchestration(data_root=data, trials=trials, iters=iters, num_cpus=num_cpus)
-    for line in result.lines():
-        click.echo(line)
+    echo_result(bench_orchestration(data_root=data, trials=trials, iters=iters, num_cpus=num_cpus))
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -45,17 +73,17 @@ def _size(text: str) -> tuple[int, int]:
 @bench.command()
 @click.option(
     "--models", "names", multiple=True,
-    help="Model names or groups (default, table6, table7, h2, all); repeatable or comma-separated. "
-    "HTC is always measured (the ratios refer to it).",
+    help="Spec rows (table6/row5) or tables (table6), default (tables 2, 6, 7 and SBR-CNN) or "
+    "all; repeatable or comma-separated. HTC is always measured (the ratios refer to it).",
 )  # fmt: skip
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--size", help="Input HxW (default: 320x320 on cpu, 800x1216 on cuda).")
-@click.option("--warmup", type=click.IntRange(min=0), help="Inference warm-up passes.")
-@click.option("--images", type=click.IntRange(min=1), help="Inference passes timed (batch 1).")
-@click.option("--train-steps", type=click.IntRange(min=1), help="Training steps timed (batch 2).")
-@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
+@count_option("--warmup", help="Inference warm-up passes.", low=0)
+@count_option("--images", help="Inference passes timed (batch 1).")
+@count_option("--train-steps", help="Training steps timed (batch 2).")
+@count_option("--threads", help="torch CPU threads.")
 @click.option("--profile", is_flag=True, help="Per-component breakdown of one pass.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
+@json_option
 @click.option("--list", "list_models", is_flag=True, help="List the models and exit.")
 def models(
     names: tuple[str, ...],
@@ -72,20 +100,19 @@ def models(
     """Inference img/s (batch 1), training step (batch 2) and peak memory of the paper's
     models, untrained, as ratios to HTC next to the paper's Speed."""
     import contextlib
-    import json
     import sys
 
     from sbr.runners.bench_models import (
-        BENCH_MODELS,
         DEVICE_DEFAULTS,
         BenchSettings,
         bench_models,
         select_models,
+        spec_models,
     )
 
     names = tuple(name for value in names for name in value.split(",") if name)
     if list_models:
-        for model in BENCH_MODELS:
+        for model in spec_models():
             click.echo(f"{model.name:32} {','.join(model.groups):22} {model.config}")
         return
     try:
@@ -100,12 +127,8 @@ def models(
             defaults[key] = value
     settings = BenchSettings(device=device, profile=profile, threads=threads, **defaults)
     with contextlib.redirect_stdout(sys.stderr):  # pycocotools prints: stdout is the result's
-        result = bench_models(names, settings, progress=lambda line: click.echo(line, err=True))
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        for line in result.lines():
-            click.echo(line)
+        result = bench_models(names, settings, progress=_progress)
+    echo_result(result, as_json)
 
 
 @bench.command()
@@ -119,63 +142,31 @@ def models(
     default=Path("~/.cache/sbr/bench"), show_default=True,
     help="Folder of the generated annotation file (reused across runs).",
 )  # fmt: skip
-@click.option("--sample", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Boxes compared against the brute-force reference.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@count_option("--sample", 2000, help="Boxes compared against the brute-force reference.")
+@json_option
 def fig1(ann_file: Path | None, cache: Path, sample: int, as_json: bool) -> None:
     """Fig. 1's anchor coverage: speed-up over brute-force IoU on a sample, and the end-to-end
     time on a COCO-train2017-sized annotation file."""
-    import json
-
     from sbr.runners.bench_fig1 import bench_fig1
 
-    result = bench_fig1(
-        ann_file, cache=cache.expanduser(), sample=sample,
-        progress=lambda line: click.echo(line, err=True),
-    )  # fmt: skip
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        for line in result.lines():
-            click.echo(line)
+    result = bench_fig1(ann_file, cache=cache.expanduser(), sample=sample, progress=_progress)
+    echo_result(result, as_json)
 
 
 @bench.command("bootstrap")
-@click.option("--images", type=click.IntRange(min=2), default=5000, show_default=True)
-@click.option("--classes", type=click.IntRange(min=1), default=80, show_default=True)
-@click.option(
-    "--dets",
-    type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Detections per image.",
-)
-@click.option(
-    "--boot",
-    "n_boot",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples B.",
-)
-@click.option(
-    "--naive-boot",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Resamples timed with the naive loop (the baseline).",
-)
-@click.option("--seed", type=int, default=0, show_default=True)
-def bootstrap(
-    images: int, classes: int, dets: int, n_boot: int, naive_boot: int, seed: int
-) -> None:
-    """Paired-bootstrap AP on COCO-val-sized results vs a naive per-resample loop."""
+@count_option("--images", 5000, low=2)
+@count_option("--classes", 80)
+@count_option("--dets", 100, help="Detections per image.")
+@count_option("--boot", 1000, help="Bootstrap resamples B.")
+@count_option("--naive-boot", 3, help="Resamples timed with pycocotools' accumulate (baseline).")
+@seed_option
+def bootstrap(images: int, classes: int, dets: int, boot: int, naive_boot: int, seed: int) -> None:
+    """Paired-bootstrap AP on COCO-val-sized results vs pycocotools per resample."""
     from sbr.reports.bootstrap_bench import bench_bootstrap
 
     result = bench_bootstrap(
-        images=images, classes=classes, dets=dets, n_boot=n_boot, naive_boot=naive_boot,
-        seed=seed,
-    )  # fmt: skip
+        images=images, classes=classes, dets=dets, n_boot=boot, naive_boot=naive_boot, seed=seed
+    )
     for line in result.lines():
         click.echo(line)
 

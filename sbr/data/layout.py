@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ _SPLIT_WORDS = {
     "train": ("train", "training", "trainval"),
     "val": ("val", "valid", "validation", "test", "eval"),
 }
-_CATEGORIES_KEY = re.compile(rb'"categories"\s*:\s*\[')
+#: A COCO ``segmentation`` value: polygon lists ``[[x, y, ...], ...]`` or an RLE dict.
+_SEGMENTATION_VALUE = rb"(?:\[(?:\s*\[[^\[\]]*\]\s*,?)*\s*\]|\{[^{}]*\})"
 
 
 class DataError(ValueError):
@@ -269,30 +271,55 @@ def init_dataset_yaml(root: str | Path, *, force: bool = False) -> tuple[Path, D
 # --------------------------------------------------------------------------- classes
 
 
-def _fast_categories(data: bytes) -> list[Any] | None:
-    """The top-level ``categories`` list found by scanning the raw bytes (None: not found).
+# COCO files by their bytes: what a reader needs without parsing every polygon.
 
-    COCO files keep ``categories`` short and usually last; decoding just that list
-    avoids parsing hundreds of MB of annotations to learn the classes.
-    """
+
+def _key(name: str) -> bytes:
+    """The bytes pattern of a JSON key ``"name":`` (with its spaces)."""
+    return b'"' + re.escape(name.encode()) + rb'"\s*:\s*'
+
+
+def coco_values(data: bytes, key: str) -> Iterator[Any]:
+    """The values of the ``"key":`` of a JSON document that decode, last first, from raw
+    bytes. COCO files keep ``categories`` short and usually last: decoding just that
+    value avoids parsing hundreds of MB of annotations."""
     decoder = json.JSONDecoder()
-    for match in reversed(list(_CATEGORIES_KEY.finditer(data))):
-        start = match.end() - 1
-        size = 1 << 16
+    for match in reversed(list(re.finditer(_key(key), data))):
+        start, size = match.end(), 1 << 16
         while True:
             chunk = data[start : start + size].decode("utf-8", errors="replace")
             try:
-                value, _ = decoder.raw_decode(chunk)
+                yield decoder.raw_decode(chunk)[0]
+                break
             except ValueError:
                 if start + size >= len(data):
                     break
                 size *= 4
-                continue
-            if isinstance(value, list) and all(
-                isinstance(c, dict) and "id" in c and "name" in c for c in value
-            ):
-                return value
-            break
+
+
+def parse_coco(data: bytes, *, segmentation: bool = True) -> Any:
+    """Parse a COCO file's bytes (orjson when installed, else :mod:`json`).
+
+    Polygons are most of COCO's bytes and Python objects: without ``segmentation``,
+    every ``"segmentation"`` value is replaced by ``0`` in the bytes before parsing (a
+    value the pattern does not recognise is kept as it is).
+    """
+    if not segmentation:
+        data = re.sub(_key("segmentation") + _SEGMENTATION_VALUE, b'"segmentation":0', data)
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(data)
+    return orjson.loads(data)
+
+
+def _fast_categories(data: bytes) -> list[Any] | None:
+    """The ``categories`` list found by scanning the raw bytes (None: not found)."""
+    for value in coco_values(data, "categories"):
+        if isinstance(value, list) and all(
+            isinstance(c, dict) and "id" in c and "name" in c for c in value
+        ):
+            return value
     return None
 
 
@@ -425,12 +452,14 @@ __all__ = [
     "DataError",
     "DatasetLayout",
     "Split",
+    "coco_values",
     "dataset_classes",
     "detect_layout",
     "find_layout",
     "format_classes",
     "init_dataset_yaml",
     "list_images",
+    "parse_coco",
     "read_categories",
     "root_classes",
 ]

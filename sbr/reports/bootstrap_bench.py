@@ -1,73 +1,70 @@
-"""``sbr bench bootstrap``: the bootstrap on COCO-val-sized results, against a naive loop.
+"""``sbr bench bootstrap``: the bootstrap on COCO-val-sized results, against pycocotools.
 
 Synthetic results shaped like COCO val2017 (5,000 images, 80 classes, 100 detections
-per image, generated from a seed) are matched once (:func:`sbr.engine.per_image.match_arrays`),
-stored as the per-image artifact (its size is reported), then bootstrapped with B
-resamples by the vectorised engine (:mod:`sbr.reports.bootstrap`). The baseline, timed
-in the same run on a few resamples, is the naive loop: for every resample, COCOeval's
-``accumulate`` as pycocotools writes it (concatenate the images' detections with the
-resampled images repeated, stable sort, per-threshold cumulative sums, the Python
-precision envelope), reusing the same matching. Their AP must agree.
+per image, generated from a seed) are matched once by pycocotools' ``COCOeval.evaluate``
+(:func:`sbr.engine.per_image.evaluate_images`), stored as the per-image artifact (its
+size is reported), then bootstrapped with B resamples by the vectorised engine
+(:mod:`sbr.reports.bootstrap`). The baseline, timed in the same run on a few resamples,
+is pycocotools' own ``COCOeval.accumulate`` on each resample (the same evaluation, with
+the resampled images repeated). Their AP must agree.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sbr.engine.per_image import MatchTable, _Side, match_arrays, write_match_tables
-from sbr.reports.bootstrap import (
-    RECALL_THRESHOLDS,
-    evaluate,
-    image_weights,
+from sbr.engine.per_image import (
+    evaluate_images,
+    quiet_coco,
+    table_from_cocoeval,
+    write_match_tables,
 )
+from sbr.reports.bootstrap import evaluate, image_weights
 
 _STATS = ("mAP", "mAP_50", "mAP_75")
 
 
-def synthetic_results(
-    images: int = 5000, classes: int = 80, dets: int = 100, seed: int = 0
-) -> tuple[_Side, _Side]:
-    """COCO-like ground truth and detections (xywh boxes), reproducible from ``seed``.
-
-    About 7 objects per image (COCO's mean), 1% crowd regions, sizes over the three COCO
-    area ranges; detections are jittered copies of objects (some with the wrong class)
-    and random boxes, ``dets`` per image with float32 scores.
-    """
-    rng = np.random.default_rng(seed)
+def _objects(rng: np.random.Generator, images: int, dets: int) -> tuple[np.ndarray, ...]:
+    """Ground-truth objects: ``[G]`` image index, ``[G, 4]`` xywh boxes, ``[I]`` count per image."""
     per_image = np.minimum(rng.poisson(7.3, images), dets // 2)
     g_img = np.repeat(np.arange(images), per_image)
-    n_gt = g_img.size
-    size = np.exp(rng.uniform(np.log(8), np.log(300), (n_gt, 2)))
-    xy = rng.uniform(0, 640, (n_gt, 2)) - size / 2
-    g_boxes = np.concatenate([xy, size], axis=1).round(2)
-    gts = _Side(
-        image=g_img,
-        category=rng.integers(0, classes, n_gt),
-        area=g_boxes[:, 2] * g_boxes[:, 3] * 0.8,
-        boxes=g_boxes,
-        crowd=rng.random(n_gt) < 0.01,
-        ann_id=np.arange(1, n_gt + 1),
-    )
-    copies = rng.integers(0, 4, n_gt)  # 0-3 detections per object
+    size = np.exp(rng.uniform(np.log(8), np.log(300), (g_img.size, 2)))
+    xy = rng.uniform(0, 640, (g_img.size, 2)) - size / 2
+    return g_img, np.concatenate([xy, size], axis=1).round(2), per_image
+
+
+def _detections(
+    rng: np.random.Generator, g_boxes: np.ndarray, g_cat: np.ndarray, per_image: np.ndarray,
+    classes: int, dets: int,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """``dets`` detections per image: jittered copies of its objects (0-3 each, 10% with a
+    wrong class, scores 0.2-1), then random boxes (scores mostly low).
+
+    Returns:
+        ``[N]`` image index, ``[N, 4]`` xywh boxes, ``[N]`` category index, ``[N]`` score.
+    """
+    images = per_image.size
+    copies = rng.integers(0, 4, g_cat.size)
     starts = np.r_[0, np.cumsum(per_image)[:-1]]
+    g_img = np.repeat(np.arange(images), per_image)
     take = np.minimum(np.bincount(g_img, copies, images).astype(int), dets)
-    src, det_img = [], []
-    for i in range(images):  # jittered copies first, then random boxes up to `dets`
-        own = np.arange(starts[i], starts[i] + per_image[i])
-        objects = np.repeat(own, copies[own])
-        src.append(objects[: take[i]])
-        det_img.append(np.full(dets, i))
-    src_all = np.concatenate(src)
-    det_img = np.concatenate(det_img)
-    copied = g_boxes[src_all].copy()  # shifted and rescaled by ~10% of the object's size
-    copied[:, :2] += rng.normal(0, 0.08, (src_all.size, 2)) * copied[:, 2:]
-    copied[:, 2:] *= np.exp(rng.normal(0, 0.1, (src_all.size, 2)))
-    n_random = images * dets - src_all.size
+    src = np.concatenate(
+        [np.repeat(np.arange(s, s + n), copies[s : s + n])[:t]
+         for s, n, t in zip(starts, per_image, take, strict=True)] or [np.zeros(0, int)]
+    )  # fmt: skip
+    copied = g_boxes[src].copy()  # shifted and rescaled by ~10% of the object's size
+    copied[:, :2] += rng.normal(0, 0.08, (src.size, 2)) * copied[:, 2:]
+    copied[:, 2:] *= np.exp(rng.normal(0, 0.1, (src.size, 2)))
+    n_random = images * dets - src.size
     r_size = np.exp(rng.uniform(np.log(8), np.log(300), (n_random, 2)))
     random_boxes = np.concatenate([rng.uniform(0, 640, (n_random, 2)), r_size], axis=1)
     boxes = np.empty((images * dets, 4))
@@ -78,69 +75,62 @@ def synthetic_results(
     is_copy[positions] = True
     boxes[positions] = copied
     boxes[~is_copy] = random_boxes
-    wrong = rng.random(src_all.size) < 0.1
-    category[positions] = np.where(
-        wrong, rng.integers(0, classes, src_all.size), gts.category[src_all]
-    )
-    score[positions] = (0.2 + 0.8 * rng.random(src_all.size)).astype(np.float32)
-    detections = _Side(
-        image=det_img,
-        category=category,
-        area=boxes[:, 2] * boxes[:, 3],
-        boxes=boxes.round(2),
-        score=score.astype(np.float64),
-    )
-    return gts, detections
+    wrong = rng.random(src.size) < 0.1
+    category[positions] = np.where(wrong, rng.integers(0, classes, src.size), g_cat[src])
+    score[positions] = (0.2 + 0.8 * rng.random(src.size)).astype(np.float32)
+    return np.repeat(np.arange(images), dets), boxes.round(2), category, score
 
 
-def naive_accumulate(table: MatchTable, weights: np.ndarray) -> dict[str, float]:
-    """AP/AP50/AP75 of one resample, the way ``COCOeval.accumulate`` computes it.
+def synthetic_results(
+    images: int = 5000, classes: int = 80, dets: int = 100, seed: int = 0
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A COCO-like ground truth (dict) and its detections (COCO results), from ``seed``.
 
-    The resampled images are repeated ``weights[i]`` times, in image order; each
-    category's detections are concatenated, stably sorted on ``-score`` and accumulated
-    with pycocotools' per-threshold loop and Python precision envelope.
+    About 7 objects per image (COCO's mean), 1% crowd regions, sizes over the three COCO
+    area ranges; ``dets`` detections per image with float32 scores.
     """
-    n_thr = len(table.iou_thresholds)
-    n_rec = RECALL_THRESHOLDS.size
-    counts = weights.astype(int)
-    precision = -np.ones((n_thr, n_rec, table.n_categories))
-    gt = np.zeros((table.n_images, table.n_categories))
-    np.add.at(gt, (table.gt_image, table.gt_category), table.gt_counted[:, 0])
-    bits = np.arange(n_thr, dtype=np.uint16)[:, None]
-    for k in range(table.n_categories):
-        npig = float(counts @ gt[:, k])
-        if npig == 0:
-            continue
-        mine = np.flatnonzero(table.det_category == k)
-        repeat = counts[table.det_image[mine]]
-        picked = np.concatenate(
-            [np.tile(mine[table.det_image[mine] == i], counts[i]) for i in
-             np.unique(table.det_image[mine]) if counts[i]]  # image by image, repeated
-        ) if repeat.any() else np.zeros(0, int)  # fmt: skip
-        inds = np.argsort(-table.det_score[picked], kind="mergesort")
-        dtm = ((table.det_tp[picked, 0][None, :] >> bits) & 1)[:, inds] == 1
-        dtig = ((table.det_ignored[picked, 0][None, :] >> bits) & 1)[:, inds] == 1
-        tps = np.logical_and(dtm, np.logical_not(dtig))
-        fps = np.logical_and(np.logical_not(dtm), np.logical_not(dtig))
-        tp_sum = np.cumsum(tps, axis=1).astype(dtype=float)
-        fp_sum = np.cumsum(fps, axis=1).astype(dtype=float)
-        for t, (tp, fp) in enumerate(zip(tp_sum, fp_sum, strict=True)):
-            nd = len(tp)
-            rc = tp / npig
-            pr = (tp / (fp + tp + np.spacing(1))).tolist()
-            q = [0.0] * n_rec
-            for i in range(nd - 1, 0, -1):
-                if pr[i] > pr[i - 1]:
-                    pr[i - 1] = pr[i]
-            inds_r = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
-            for ri, pi in enumerate(inds_r):
-                if pi >= nd:
-                    break
-                q[ri] = pr[pi]
-            precision[t, :, k] = q
+    rng = np.random.default_rng(seed)
+    g_img, g_boxes, per_image = _objects(rng, images, dets)
+    g_cat = rng.integers(0, classes, g_img.size)
+    crowd = rng.random(g_img.size) < 0.01
+    d_img, d_boxes, d_cat, d_score = _detections(rng, g_boxes, g_cat, per_image, classes, dets)
+    objects = zip(g_img.tolist(), g_cat.tolist(), g_boxes.tolist(), crowd.tolist(), strict=True)
+    gt = {
+        "images": [{"id": i + 1, "width": 640, "height": 640} for i in range(images)],
+        "categories": [{"id": k + 1, "name": str(k + 1)} for k in range(classes)],
+        "annotations": [
+            {"id": n + 1, "image_id": i + 1, "category_id": k + 1, "bbox": box,
+             "area": box[2] * box[3] * 0.8, "iscrowd": int(c)}
+            for n, (i, k, box, c) in enumerate(objects)
+        ],
+    }  # fmt: skip
+    results = [
+        {"image_id": int(i) + 1, "category_id": int(k) + 1, "bbox": box, "score": float(s)}
+        for i, k, box, s in zip(d_img, d_cat, d_boxes.tolist(), d_score, strict=True)
+    ]
+    return gt, results
+
+
+def cocoeval_resample(coco_eval: Any, counts: np.ndarray) -> dict[str, float]:
+    """AP/AP50/AP75 of one resample by pycocotools' own ``COCOeval.accumulate``.
+
+    ``coco_eval`` is evaluated once; the resample repeats image ``i`` ``counts[i]`` times
+    (in image order), as a COCOeval over the images repeated would see them.
+    """
+    params = copy.copy(coco_eval._paramsEval)
+    n_img, n_cat_area = len(params.imgIds), len(params.catIds) * len(params.areaRng)
+    picked = np.repeat(np.arange(n_img), counts.astype(int))
+    params.imgIds = list(range(picked.size))
+    resample = copy.copy(coco_eval)
+    resample.params = resample._paramsEval = params
+    slots = (np.arange(n_cat_area)[:, None] * n_img + picked[None, :]).ravel()
+    resample.evalImgs = [coco_eval.evalImgs[i] for i in slots]
+    with contextlib.redirect_stdout(io.StringIO()):
+        resample.accumulate()
+    precision = resample.eval["precision"][:, :, :, 0, params.maxDets.index(100)]  # [T, R, K]
     out = {}
     for stat, iou in (("mAP", None), ("mAP_50", 0.5), ("mAP_75", 0.75)):
-        s = precision if iou is None else precision[np.flatnonzero(iou == table.iou_thresholds)]
+        s = precision if iou is None else precision[np.flatnonzero(iou == params.iouThrs)]
         kept = s[s > -1]
         out[stat] = float(np.mean(kept)) if kept.size else -1.0
     return out
@@ -186,9 +176,9 @@ class BootstrapBench:
             f"bootstrap bench: {self.images} images, {self.classes} classes, "
             f"{self.dets_per_image} detections/image ({n_dets}), bbox",
             f"per-image artifact (match table, npz): {self.artifact_bytes / 2**20:.2f} MiB",
-            f"matching (once): {self.match_s:.1f} s",
+            f"matching (once): {self.match_s:.1f} s (pycocotools COCOeval.evaluate)",
             f"vectorised bootstrap, B={self.n_boot} (AP, AP50, AP75): {self.bootstrap_s:.1f} s",
-            f"naive loop (COCOeval accumulate per resample), B={self.naive_boot}: "
+            f"naive loop (pycocotools COCOeval.accumulate per resample), B={self.naive_boot}: "
             f"{self.naive_s:.1f} s ({self.naive_per_resample_s:.2f} s per resample)",
             f"speed-up: {self.speedup:.0f}x per resample "
             f"(naive B={self.n_boot} would take ~{self.naive_per_resample_s * self.n_boot:.0f} s)",
@@ -207,16 +197,14 @@ def bench_bootstrap(
     naive_boot: int = 3,
     seed: int = 0,
 ) -> BootstrapBench:
-    """Time the vectorised bootstrap and the naive loop on the same synthetic results."""
+    """Time the vectorised bootstrap and pycocotools' accumulate on the same resamples."""
     from sbr.reports.bootstrap import percentile_interval
 
     result = BootstrapBench(images, classes, dets, n_boot, naive_boot)
-    gts, detections = synthetic_results(images, classes, dets, seed)
+    gt, detections = synthetic_results(images, classes, dets, seed)
     start = time.perf_counter()
-    table = match_arrays(
-        "bbox", gts, detections, image_ids=np.arange(1, images + 1),
-        category_ids=np.arange(1, classes + 1), max_det=100,
-    )  # fmt: skip
+    coco_eval = evaluate_images(quiet_coco(gt), detections, "bbox", max_dets=(100,))
+    table = table_from_cocoeval(coco_eval)
     result.match_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         path = write_match_tables(Path(tmp) / "match_tables.npz", {"bbox": table})
@@ -228,7 +216,7 @@ def bench_bootstrap(
     result.ap = float(evaluate(table, None, ("mAP",))["mAP"][0])
     result.ci = percentile_interval(values["mAP"], estimate=result.ap)
     start = time.perf_counter()
-    naive = [naive_accumulate(table, weights[b]) for b in range(min(naive_boot, n_boot))]
+    naive = [cocoeval_resample(coco_eval, weights[b]) for b in range(min(naive_boot, n_boot))]
     result.naive_s = time.perf_counter() - start
     result.max_abs_diff = max(
         (abs(n[s] - values[s][b]) for b, n in enumerate(naive) for s in _STATS), default=0.0
@@ -236,4 +224,4 @@ def bench_bootstrap(
     return result
 
 
-__all__ = ["BootstrapBench", "bench_bootstrap", "naive_accumulate", "synthetic_results"]
+__all__ = ["BootstrapBench", "bench_bootstrap", "cocoeval_resample", "synthetic_results"]

@@ -1,23 +1,24 @@
 """Fig. 1: % of ground-truth boxes for which no RPN anchor has an IoU in a given bin.
 
 For every non-crowd box of a COCO annotation file the image is resized as the
-training pipeline does (keep ratio into 1333x800, pad to 32), the RPN anchors of
-that shape are generated once per distinct shape, and for each 0.05-wide IoU bin
-it is recorded whether at least one anchor falls in it. The IoU matrix is
-computed in chunks of boxes so memory stays bounded.
+training pipeline does (keep ratio into 1333x800, pad to 32), and for each 0.05-wide
+IoU bin it is recorded whether at least one RPN anchor of that image falls in it.
 
-Anchors lie on a regular grid per level and base anchor, so only a window of them
-can overlap a box (:func:`windowed_bins_with_anchor`), and inside that window the
-1-D overlap along each axis is constant over a plateau (anchor inside the box, or box
-inside the anchor): one column / row of the plateau stands for all of them. A box
-then costs at most ~(2 x 8 + 2)^2 IoU values per level and base anchor, whatever its
-size. ``sbr bench fig1`` measures it against the brute-force reference.
+The computation is exact (the same float64 IoU, bit for bit, as every anchor against
+every box) and vectorised over boxes. Anchors lie on a grid per level and base anchor,
+so along each axis the overlap of a box with the anchors of one grid column is a ramp
+up, a plateau (the anchor inside the box or the box inside the anchor, one value) and
+a ramp down of at most ``floor(min(box, anchor) / stride) + 1`` columns each: those
+columns and one of the plateau give every distinct overlap (:func:`_axis`). The IoU
+grows with both overlaps, so the smallest and the largest candidates give the lowest
+and highest bin a (box, base anchor) reaches; only where a bin between them is not
+known yet are all candidate pairs evaluated. Anchors that do not overlap give IoU 0.
+``sbr bench fig1`` measures it end to end at COCO train2017's size.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,86 +32,26 @@ DEFAULT_CONFIG = "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py"
 #: Resize target (long edge, short edge) and pad divisor of the paper's pipeline.
 DEFAULT_SCALE = (1333, 800)
 DEFAULT_PAD = 32
-#: Number of IoU values computed at once (boxes x anchors).
+#: Number of IoU values computed at once (candidate pairs).
 CHUNK_ELEMENTS = 1 << 20
+#: Boxes handled together (each makes one row per level and base anchor).
+CHUNK_BOXES = 8192
 
 
 @dataclass(frozen=True)
 class AnchorCoverage:
-    """Result of :func:`anchor_coverage`.
+    """Result of :func:`anchor_coverage`."""
 
-    Attributes:
-        bins: Bin edges, ``n_bins + 1`` values.
-        percent_missing: Per bin, % of boxes with no anchor whose IoU falls in the bin.
-        n_boxes: Boxes counted.
-        n_images: Images with at least one counted box.
-        n_shapes: Distinct resized shapes (anchor sets generated).
-        seconds: Wall time of the computation.
-    """
-
-    bins: tuple[float, ...]
-    percent_missing: tuple[float, ...]
-    n_boxes: int
-    n_images: int
-    n_shapes: int
-    seconds: float
+    bins: tuple[float, ...]  # bin edges, n_bins + 1 values
+    percent_missing: tuple[float, ...]  # per bin, % of boxes with no anchor's IoU in it
+    n_boxes: int  # boxes counted
+    n_images: int  # images with at least one counted box
+    n_shapes: int  # distinct resized image shapes
+    seconds: float  # wall time of the computation
 
     @property
     def boxes_per_second(self) -> float:
-        """Throughput of the computation."""
         return self.n_boxes / self.seconds if self.seconds > 0 else math.inf
-
-
-def box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
-    """IoU of every pair.
-
-    Args:
-        boxes1: (n, 4) boxes ``x1, y1, x2, y2``.
-        boxes2: (m, 4) boxes.
-
-    Returns:
-        (n, m) IoU.
-    """
-    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
-    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
-    lt = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
-    rb = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    return inter / (area1[:, None] + area2[None, :] - inter).clamp(min=1e-6)
-
-
-def bins_with_anchor(
-    gt_boxes: torch.Tensor,
-    anchors: torch.Tensor,
-    *,
-    n_bins: int = 20,
-    chunk_elements: int = CHUNK_ELEMENTS,
-) -> torch.Tensor:
-    """For each box and IoU bin, whether at least one anchor's IoU falls in the bin.
-
-    Bin ``k`` is ``[k / n_bins, (k + 1) / n_bins)``; IoU 1 falls in the last bin.
-
-    Args:
-        gt_boxes: (g, 4) ground-truth boxes ``x1, y1, x2, y2``.
-        anchors: (a, 4) anchors.
-        n_bins: Number of equal bins over [0, 1].
-        chunk_elements: Upper bound of the IoU values held at once.
-
-    Returns:
-        (g, n_bins) bool.
-    """
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    present = torch.zeros(gt_boxes.shape[0], n_bins, dtype=torch.bool, device=gt_boxes.device)
-    if anchors.shape[0] == 0 or gt_boxes.shape[0] == 0:
-        return present
-    step = max(1, chunk_elements // anchors.shape[0])
-    for start in range(0, gt_boxes.shape[0], step):
-        iou = box_iou(gt_boxes[start : start + step], anchors)
-        index = (iou * n_bins + 1e-4).floor().clamp_(0, n_bins - 1).long()
-        present[start : start + step].scatter_(1, index, True)
-    return present
 
 
 def resized_shape(height: int, width: int, scale: Sequence[int] = DEFAULT_SCALE) -> tuple[int, int]:
@@ -119,28 +60,12 @@ def resized_shape(height: int, width: int, scale: Sequence[int] = DEFAULT_SCALE)
     return int(height * factor + 0.5), int(width * factor + 0.5)
 
 
-#: A COCO ``segmentation`` value: polygon lists ``[[x, y, ...], ...]`` or an RLE dict.
-_SEGMENTATION = re.compile(rb'"segmentation"\s*:\s*(?:\[(?:\s*\[[^\[\]]*\]\s*,?)*\s*\]|\{[^{}]*\})')
-
-
 def load_annotations(path: str | Path, *, segmentation: bool = False) -> dict[str, Any]:
-    """Parse a COCO annotation file for Fig. 1 (boxes only: fast on train2017's 0.4 GB).
+    """Parse a COCO annotation file for Fig. 1: boxes only unless ``segmentation``
+    (:func:`sbr.data.layout.parse_coco`; fast on train2017's 0.4 GB)."""
+    from sbr.data.layout import parse_coco
 
-    Polygons are most of COCO's bytes and Python objects, and Fig. 1 never reads them:
-    unless ``segmentation``, every ``"segmentation"`` value is replaced by ``0`` in the
-    raw bytes before parsing (a value this pattern does not recognise is kept as it is).
-    Parsed with orjson when installed, else :mod:`json`.
-    """
-    data = Path(path).read_bytes()
-    if not segmentation:
-        data = _SEGMENTATION.sub(b'"segmentation":0', data)
-    try:
-        import orjson
-    except ImportError:
-        import json
-
-        return json.loads(data)
-    return orjson.loads(data)
+    return parse_coco(Path(path).read_bytes(), segmentation=segmentation)
 
 
 def boxes_and_shapes(
@@ -185,11 +110,7 @@ def boxes_and_shapes(
 def boxes_by_shape(
     coco: Mapping[str, Any], scale: Sequence[int] = DEFAULT_SCALE
 ) -> dict[tuple[int, int], torch.Tensor]:
-    """:func:`boxes_and_shapes` grouped by resized shape.
-
-    Returns:
-        ``{(resized_h, resized_w): (n, 4) float boxes}``.
-    """
+    """:func:`boxes_and_shapes` grouped by resized shape: ``{(h, w): (n, 4) boxes}``."""
     boxes, shapes = boxes_and_shapes(coco, scale)
     if not boxes.shape[0]:
         return {}
@@ -210,39 +131,159 @@ def anchors_for_shape(
     allowed_border: float = -1,
     device: str = "cpu",
 ) -> torch.Tensor:
-    """All anchors of an image of ``shape`` (h, w) padded to ``pad_divisor``.
-
-    Args:
-        generator: mmdet ``AnchorGenerator`` (``strides``, ``grid_priors``).
-        shape: Resized, unpadded (h, w).
-        pad_divisor: Padding divisor of the pipeline.
-        allowed_border: Keep anchors inside the image grown by this many pixels;
-            negative keeps all (mmdet's convention).
-        device: Torch device.
-
-    Returns:
-        (a, 4) anchors.
-    """
+    """(a, 4) anchors (float64, exact) of mmdet's ``AnchorGenerator`` for an image of
+    resized ``shape`` (h, w) padded to ``pad_divisor``: those inside the image grown by
+    ``allowed_border`` pixels, or all when it is negative (mmdet's convention)."""
     sizes = _featmap_sizes(generator, shape, pad_divisor)
-    anchors = torch.cat(generator.grid_priors(sizes, device=device))
+    anchors = torch.cat(generator.grid_priors(sizes, dtype=torch.float64, device=device))
     if allowed_border >= 0:
-        inside = (
-            (anchors[:, 0] >= -allowed_border)
-            & (anchors[:, 1] >= -allowed_border)
-            & (anchors[:, 2] < shape[1] + allowed_border)
-            & (anchors[:, 3] < shape[0] + allowed_border)
-        )
-        anchors = anchors[inside]
+        limit = torch.tensor([shape[1], shape[0]], dtype=torch.float64, device=device)
+        inside = (anchors[:, :2] >= -allowed_border) & (anchors[:, 2:] < limit + allowed_border)
+        anchors = anchors[inside.all(1)]
     return anchors
 
 
-def _featmap_sizes(
-    generator: Any, shape: tuple[int, int], pad_divisor: int
-) -> list[tuple[int, int]]:
-    """(h, w) of each level's feature map for an image of ``shape`` padded to ``pad_divisor``."""
-    pad_h = math.ceil(shape[0] / pad_divisor) * pad_divisor
-    pad_w = math.ceil(shape[1] / pad_divisor) * pad_divisor
+def _featmap_sizes(generator: Any, shape: tuple[int, int], pad: int) -> list[tuple[int, int]]:
+    """(h, w) of each level's feature map for an image of ``shape`` padded to ``pad``."""
+    pad_h, pad_w = (math.ceil(side / pad) * pad for side in shape)
     return [(math.ceil(pad_h / s[1]), math.ceil(pad_w / s[0])) for s in generator.strides]
+
+
+def _first(value: torch.Tensor, offset: torch.Tensor, stride: torch.Tensor, strict: bool):
+    """Smallest grid index ``j`` with ``j * stride + offset`` above ``value`` (``strict``)
+    or at least ``value``: a float estimate corrected by one step either way with the
+    anchors' own arithmetic (mmdet's ``base + j * stride`` in float64), so exact."""
+
+    def holds(j: torch.Tensor) -> torch.Tensor:
+        coord = j.double() * stride + offset
+        return coord > value if strict else coord >= value
+
+    j = torch.ceil((value - offset) / stride).long()
+    j = torch.where(holds(j - 1), j - 1, j)
+    return torch.where(holds(j), j, j + 1)
+
+
+def _valid_columns(lo, hi, stride, grid, limit, border: float) -> tuple[torch.Tensor, ...]:
+    """First and last grid column whose anchor ``[lo, hi] + j * stride`` exists: inside
+    ``[-border, limit + border)`` when ``border >= 0`` (mmdet's ``allowed_border``)."""
+    first, last = torch.zeros_like(grid), grid - 1
+    if border >= 0:
+        first = torch.maximum(first, _first(torch.full_like(lo, -border), lo, stride, False))
+        last = torch.minimum(last, _first(limit + border, hi, stride, False) - 1)
+    return first, last
+
+
+def _overlap(col: torch.Tensor, extent: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(r, k) overlap of the box with the anchors of grid columns ``col`` (r, k) along one
+    axis; ``extent`` = (p, q, lo, hi, stride), each (r,): box, base anchor, stride."""
+    p, q, lo, hi, stride = (t[:, None] for t in extent)
+    x = col.double() * stride
+    return torch.minimum(x + hi, q) - torch.maximum(x + lo, p)
+
+
+def _axis(
+    extent: tuple[torch.Tensor, ...], grid: torch.Tensor, limit: torch.Tensor, border: float
+) -> tuple[torch.Tensor, ...]:
+    """Along one axis, per row (``extent``: see :func:`_overlap`; ``grid`` columns, image
+    side ``limit``): ``(first, last, n_valid, n_overlap, lowest, highest)``, each (r,), the
+    existing columns that overlap the box, how many exist and overlap, and the extreme
+    overlaps. The overlap rises, stays and falls with the column: the lowest is at an
+    end, the highest next to ``[p - lo, q - hi] / stride``."""
+    p, q, lo, hi, stride = extent
+    v_first, v_last = _valid_columns(lo, hi, stride, grid, limit, border)
+    first = torch.maximum(_first(p, hi, stride, strict=True), v_first)  # ends after p
+    last = torch.minimum(_first(q, lo, stride, strict=False) - 1, v_last)  # starts before q
+    a = torch.ceil(torch.minimum(p - lo, q - hi) / stride).long()
+    b = torch.floor(torch.maximum(p - lo, q - hi) / stride).long()
+    peak = torch.stack([a - 1, a, a + 1, b, b + 1], 1).clamp(first[:, None], last[:, None])
+    lowest = _overlap(torch.stack([first, last], 1), extent).amin(1)
+    n_valid, n_overlap = (v_last - v_first + 1).clamp(min=0), (last - first + 1).clamp(min=0)
+    return first, last, n_valid, n_overlap, lowest, _overlap(peak, extent).amax(1)
+
+
+def _candidates(first, last, extent: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """``(overlap (r, k), used (r, k))``: the overlaps of the columns that give every
+    distinct one, the ramp up, one plateau column and the ramp down (each at most
+    ``floor(min(box, anchor) / stride) + 1`` columns), in the first ``used`` entries."""
+    p, q, lo, hi, stride = extent
+    ramp = torch.floor(torch.minimum(q - p, hi - lo) / stride).long() + 1
+    count = torch.minimum(2 * ramp + 1, last - first + 1)
+    r = torch.arange(int(count.max()) if count.numel() else 0, device=p.device)[None, :]
+    col = torch.where(r <= ramp[:, None], first[:, None] + r, last[:, None] + ramp[:, None] + 1 - r)
+    return _overlap(col, extent), r < count[:, None]
+
+
+def _bins(ox, oy, anchor_area, box_area, n_bins: int) -> torch.Tensor:
+    """IoU bin of the overlaps ``ox`` x ``oy`` (broadcast): the dense IoU's arithmetic."""
+    inter = ox * oy
+    return (inter / (box_area + anchor_area - inter) * n_bins).floor().clamp_(0, n_bins - 1).long()
+
+
+def _pair_bins(x: tuple, y: tuple, areas: tuple, n_bins: int, chunk_elements: int):
+    """(r, n_bins + 1) bins reached by every pair of candidate columns and rows."""
+    (ox, ux), (oy, uy) = x, y
+    kx, ky = ux.sum(1), uy.sum(1)
+    order = torch.argsort(kx * 64 + ky)  # rows of alike sizes pad alike
+    out = torch.zeros(ox.shape[0], n_bins + 1, dtype=torch.bool, device=ox.device)
+    step = max(1, chunk_elements // max(1, ox.shape[1] * oy.shape[1]))
+    for idx in torch.split(order, step):
+        mx, my = int(kx[idx].max()), int(ky[idx].max())
+        bins = _bins(ox[idx, None, :mx], oy[idx, :my, None], areas[0][idx, None, None],
+                     areas[1][idx, None, None], n_bins)  # fmt: skip
+        bins.masked_fill_(~(ux[idx, None, :mx] & uy[idx, :my, None]), n_bins)
+        out[idx] = out[idx].scatter_(1, bins.flatten(1), True)
+    return out
+
+
+def _widest_per_box(rows: torch.Tensor, box: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
+    """Of ``rows``, the one of widest ``span`` per box."""
+    key = box[rows] * 64 - span[rows]
+    rows = rows[torch.argsort(key, stable=True)]
+    _, counts = torch.unique_consecutive(box[rows], return_counts=True)
+    return rows[torch.cumsum(counts, 0) - counts]
+
+
+def _combos(generator: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per (level, base anchor): level (c,), base anchor (c, 4) and stride (c, 2), float64."""
+    bases = [b.to(device=device, dtype=torch.float64) for b in generator.base_anchors]
+    level = torch.cat([torch.full((b.shape[0],), k, device=device) for k, b in enumerate(bases)])
+    strides = [[float(v) for v in s[:2]] for s in generator.strides]
+    return level, torch.cat(bases), torch.tensor(strides, dtype=torch.float64, device=device)[level]
+
+
+def _chunk_bins(
+    boxes: torch.Tensor, shapes: torch.Tensor, grids: torch.Tensor, combos: tuple, *,
+    border: float, n_bins: int, chunk_elements: int,
+) -> torch.Tensor:  # fmt: skip
+    """(g, n_bins) bins reached, one row per (box, level, base anchor); see the module doc."""
+    (level, base, stride), g, c, dev = combos, boxes.shape[0], combos[0].numel(), boxes.device
+    box, combo = torch.arange(g * c, device=dev) // c, torch.arange(g * c, device=dev) % c
+    b, base, stride = boxes.double()[box], base[combo], stride[combo]
+    grid, side = grids[box, level[combo]], shapes[box].double()  # (r, 2) h, w
+    ex = (b[:, 0], b[:, 2], base[:, 0], base[:, 2], stride[:, 0])
+    ey = (b[:, 1], b[:, 3], base[:, 1], base[:, 3], stride[:, 1])
+    fx, lx, vx, nx, low_x, high_x = _axis(ex, grid[:, 1], side[:, 1], border)
+    fy, ly, vy, ny, low_y, high_y = _axis(ey, grid[:, 0], side[:, 0], border)
+    areas = ((base[:, 2] - base[:, 0]) * (base[:, 3] - base[:, 1]),
+             (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))  # fmt: skip
+    present = torch.zeros(g, n_bins + 1, dtype=torch.bool, device=dev)
+    present[box[vx * vy > nx * ny], 0] = True  # an anchor that does not overlap: IoU 0
+    hit = (nx > 0) & (ny > 0)
+    low, high = _bins(low_x, low_y, *areas, n_bins), _bins(high_x, high_y, *areas, n_bins)
+    present[box[hit].repeat(2), torch.cat([low[hit], high[hit]])] = True
+    todo = hit & (high - low > 1)
+    k = torch.arange(n_bins, device=dev)[None, :]
+    while (rows := todo.nonzero().flatten()).numel():  # a bin between low and high unknown?
+        between = (k > low[rows, None]) & (k < high[rows, None])
+        todo[rows[~(between & ~present[box[rows], :n_bins]).any(1)]] = False
+        if (rows := todo.nonzero().flatten()).numel():
+            rows = _widest_per_box(rows, box, high - low)
+            todo[rows] = False
+            cx = _candidates(fx[rows], lx[rows], tuple(t[rows] for t in ex))
+            cy = _candidates(fy[rows], ly[rows], tuple(t[rows] for t in ey))
+            present[box[rows]] |= _pair_bins(cx, cy, (areas[0][rows], areas[1][rows]), n_bins,
+                                              chunk_elements)  # fmt: skip
+    return present[:, :n_bins]
 
 
 def anchor_count(
@@ -252,374 +293,17 @@ def anchor_count(
     pad_divisor: int = DEFAULT_PAD,
     allowed_border: float = -1,
 ) -> int:
-    """``anchors_for_shape(...).shape[0]`` without generating the anchors.
-
-    Validity under ``allowed_border`` is separable in x and y, so the count is a sum
-    over levels and base anchors of (valid columns) x (valid rows).
-    """
-    total = 0
-    for (grid_h, grid_w), stride, bases in zip(
-        _featmap_sizes(generator, shape, pad_divisor),
-        generator.strides,
-        generator.base_anchors,
-        strict=True,
-    ):
-        if allowed_border < 0:
-            total += grid_h * grid_w * bases.shape[0]
-            continue
-        xs = torch.arange(grid_w, dtype=torch.float32) * float(stride[0])
-        ys = torch.arange(grid_h, dtype=torch.float32) * float(stride[1])
-        for base in bases:
-            cols = (
-                (xs + base[0] >= -allowed_border) & (xs + base[2] < shape[1] + allowed_border)
-            ).sum()
-            rows = (
-                (ys + base[1] >= -allowed_border) & (ys + base[3] < shape[0] + allowed_border)
-            ).sum()
-            total += int(cols) * int(rows)
-    return total
-
-
-def _window(
-    lo: torch.Tensor,
-    hi: torch.Tensor,
-    base_lo: float,
-    base_hi: float,
-    stride: float,
-    size: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """First grid index and window length of the anchors that can overlap ``[lo, hi]``.
-
-    Args:
-        lo, hi: (g,) box extent along one axis.
-        base_lo, base_hi: The base anchor's extent along that axis (centred at 0).
-        stride: Grid step.
-        size: (g,) grid length per box.
-
-    Returns:
-        ``(start (g,), length (g,))``, start clamped into the grid, length >= 1.
-    """
-    start = torch.ceil((lo - base_hi) / stride).long()
-    start = torch.minimum(start.clamp(min=0), (size - 1).clamp(min=0))
-    length = (torch.floor((hi - base_lo) / stride).long() - start + 1).clamp(min=1)
-    return start, length
-
-
-def _max_iou(boxes: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-    """(g,) upper bound of the IoU of each box with any translate of the anchor ``base``.
-
-    The intersection is at most ``min(w, aw) * min(h, ah)`` (``P``), so IoU <= P / (area
-    box + area anchor - P); a translate that puts the smaller side inside the larger one
-    on both axes reaches it.
-    """
-    aw, ah = float(base[2] - base[0]), float(base[3] - base[1])
-    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    inter = w.clamp(max=aw) * h.clamp(max=ah)
-    return inter / (w * h + aw * ah - inter).clamp(min=1e-6)
-
-
-def _reachable_bins(boxes: torch.Tensor, base: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """(g,) highest bin any translate of ``base`` can reach (0: the window can be skipped).
-
-    Where it is 0 the whole window is skipped: its anchors are counted as bin 0 by the
-    caller like every anchor outside a window (this removes the large windows of big boxes
-    on fine levels, which dominate the cost). A margin of 1e-4 bin keeps the decision on
-    the safe side of float rounding.
-    """
-    return (_max_iou(boxes, base) * n_bins + 2e-4).floor().long().clamp(max=n_bins - 1)
-
-
-def _best_anchor_window(
-    lo: torch.Tensor,
-    hi: torch.Tensor,
-    base_lo: float,
-    base_hi: float,
-    stride: float,
-    plateau: tuple[torch.Tensor, torch.Tensor],
-    size: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(start, length)`` of the 1 or 2 grid indices with the largest 1-D overlap.
-
-    The overlap is maximal on the plateau (``(first, last)`` from
-    :func:`_plateau_indices`); when no grid index falls on it, at one of the two indices
-    around it (or at the grid's edge).
-    """
-    first, last = plateau
-    around = torch.floor(torch.minimum(lo - base_lo, hi - base_hi) / stride).long()
-    on_plateau = last >= first
-    best = torch.where(on_plateau, first, around).clamp(min=0)
-    best = torch.minimum(best, (size - 1).clamp(min=0))
-    return best, 2 - on_plateau.long()
-
-
-def _size_buckets(
-    kx: torch.Tensor, ky: torch.Tensor, keep: torch.Tensor | None = None
-) -> list[torch.Tensor]:
-    """Indices of the ``keep`` boxes grouped by (log2 kx, log2 ky), so padding a chunk
-    to its largest window costs at most 4x the exact work."""
-    key = torch.log2(kx.double()).floor().long() * 64 + torch.log2(ky.double()).floor().long()
-    if keep is not None:
-        key = key.masked_fill(~keep, -1)
-    order = torch.argsort(key, stable=True)
-    values, counts = torch.unique_consecutive(key[order], return_counts=True)
-    groups = torch.split(order, counts.tolist())
-    return [g for v, g in zip(values.tolist(), groups, strict=True) if v >= 0]
-
-
-def _plateau_indices(
-    lo: torch.Tensor,
-    hi: torch.Tensor,
-    base_lo: float,
-    base_hi: float,
-    stride: float,
-    window: tuple[torch.Tensor, torch.Tensor],
-    size: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """First and last grid index of the plateau inside the window (last < first: none).
-
-    The overlap of ``[lo, hi]`` with the anchor ``[c + base_lo, c + base_hi]`` is the
-    anchor's width for centres ``c`` in ``[lo - base_lo, hi - base_hi]`` (anchor inside)
-    and the box's width for ``c`` in ``[hi - base_hi, lo - base_lo]`` (box inside): the
-    grid indices of that plateau give one value, so one of them stands for all.
-
-    Args:
-        lo, hi: (g,) box extent along one axis.
-        base_lo, base_hi: The base anchor's extent along that axis.
-        stride: Grid step.
-        window: ``(start, length)`` from :func:`_window`.
-        size: (g,) grid length per box.
-    """
-    start, length = window
-    a, b = lo - base_lo, hi - base_hi
-    first = torch.ceil(torch.minimum(a, b) / stride).long()
-    last = torch.floor(torch.maximum(a, b) / stride).long()
-    first = torch.maximum(first, start)
-    last = torch.minimum(last, torch.minimum(start + length, size) - 1)
-    return first, last
-
-
-def _chunk_bins(
-    boxes: torch.Tensor,
-    base: torch.Tensor,
-    stride: tuple[float, float],
-    windows: tuple[torch.Tensor, ...],
-    grids: torch.Tensor,
-    shapes: torch.Tensor,
-    allowed_border: float,
-    n_bins: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bins hit by the anchors in the windows of a chunk of boxes (see :func:`_level_bins`).
-
-    ``windows`` holds, per axis, ``(start, length, skip_at, skip)``: ``length`` grid
-    indices from ``start``, jumping ``skip`` indices after offset ``skip_at``.
-    """
-    (j0, kx, jat, jskip), (i0, ky, iat, iskip) = windows
-    sx, sy = stride
-    mx, my = int(kx.max()), int(ky.max())
-    rx = torch.arange(mx, device=boxes.device)[None, :]
-    ry = torch.arange(my, device=boxes.device)[None, :]
-    cols = j0[:, None] + rx + (rx > jat[:, None]) * jskip[:, None]  # (c, mx)
-    rows = i0[:, None] + ry + (ry > iat[:, None]) * iskip[:, None]  # (c, my)
-    x1, x2 = (cols * sx + base[0])[:, None, :], (cols * sx + base[2])[:, None, :]
-    y1, y2 = (rows * sy + base[1])[:, :, None], (rows * sy + base[3])[:, :, None]
-    in_x = (cols < grids[:, 1:2]) & (rx < kx[:, None])  # (c, mx)
-    in_y = (rows < grids[:, 0:1]) & (ry < ky[:, None])  # (c, my)
-    if allowed_border >= 0:  # validity is separable in x and y
-        in_x &= (x1[:, 0] >= -allowed_border) & (x2[:, 0] < shapes[:, 1:2] + allowed_border)
-        in_y &= (y1[..., 0] >= -allowed_border) & (y2[..., 0] < shapes[:, 0:1] + allowed_border)
-    exists = in_x[:, None, :] & in_y[:, :, None]  # (c, my, mx)
-    b = boxes[:, :, None, None]
-    iw = (torch.minimum(x2, b[:, 2]) - torch.maximum(x1, b[:, 0])).clamp(min=0)  # (c, 1, mx)
-    ih = (torch.minimum(y2, b[:, 3]) - torch.maximum(y1, b[:, 1])).clamp(min=0)  # (c, my, 1)
-    inter = iw * ih
-    union = (base[2] - base[0]) * (base[3] - base[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    scaled = inter.div_((union - inter).clamp_(min=1e-6)).mul_(n_bins).add_(1e-4)
-    index = scaled.long().clamp_(max=n_bins - 1)  # non-negative: truncation is floor
-    index = index.masked_fill_(~exists, n_bins).flatten(1)
-    present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
-    counted = (in_x.sum(1) + jskip) * (in_y.sum(1) + iskip)  # skipped indices all exist
-    return present.scatter_(1, index, True), counted
-
-
-def _level_bins(
-    boxes: torch.Tensor,
-    base: torch.Tensor,
-    stride: tuple[float, float],
-    grids: torch.Tensor,
-    shapes: torch.Tensor,
-    *,
-    allowed_border: float,
-    n_bins: int,
-    chunk_elements: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bins reached by one base anchor's grid, looking only at anchors that can overlap.
-
-    Anchors outside a box's window have IoU 0; the caller accounts for them.
-
-    Args:
-        boxes: (g, 4) boxes.
-        base: (4,) base anchor centred at the origin.
-        stride: (sx, sy).
-        grids: (g, 2) feature map (h, w) of each box's image at this level.
-        shapes: (g, 2) resized image (h, w) of each box (for ``allowed_border``).
-        allowed_border: See :func:`anchors_for_shape`.
-        n_bins: Number of bins.
-        chunk_elements: Upper bound of the IoU values held at once.
-
-    Returns:
-        ``(present (g, n_bins) bool, counted (g,) int)``: bins reached and the number
-        of existing anchors looked at per box.
-    """
-    j0, kx = _window(
-        boxes[:, 0], boxes[:, 2], float(base[0]), float(base[2]), stride[0], grids[:, 1]
-    )
-    i0, ky = _window(
-        boxes[:, 1], boxes[:, 3], float(base[1]), float(base[3]), stride[1], grids[:, 0]
-    )
-    present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
-    counted = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
-    reachable = _reachable_bins(boxes, base, n_bins) > 0
-    if not reachable.any():
-        return present[:, :n_bins], counted
-    zero = torch.zeros_like(kx)
-    for members in _size_buckets(kx, ky, reachable):
-        step = max(1, chunk_elements // int(kx[members].max() * ky[members].max()))
-        for idx in torch.split(members, step):
-            windows = ((j0[idx], kx[idx], zero[idx], zero[idx]),
-                       (i0[idx], ky[idx], zero[idx], zero[idx]))  # fmt: skip
-            chunk_present, chunk_counted = _chunk_bins(
-                boxes[idx], base, stride, windows, grids[idx], shapes[idx], allowed_border, n_bins,
-            )  # fmt: skip
-            present[idx] |= chunk_present
-            counted[idx] += chunk_counted
-    return present[:, :n_bins], counted
-
-
-def _level_bins_fast(
-    boxes: torch.Tensor,
-    base: torch.Tensor,
-    stride: tuple[float, float],
-    grids: torch.Tensor,
-    *,
-    n_bins: int,
-    chunk_elements: int,
-    known: torch.Tensor,
-    tops: tuple[int, int],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bins 1 and up reached by one base anchor's grid when every anchor exists.
-
-    Like :func:`_level_bins`, with three shortcuts that find the same bins: one index
-    of each plateau stands for all (:func:`_plateau_indices`); a window that can only
-    reach bins 0 and 1 evaluates its best anchor only; a window whose reachable bins
-    (1 up to its top) are all in ``known`` is skipped. Bin 0 is left to the caller.
-
-    Args:
-        boxes, base, stride, grids, n_bins, chunk_elements: As :func:`_level_bins`.
-        known: (g, n_bins) bins already reached by other windows.
-        tops: ``(low, high)``: only windows whose top reachable bin is in [low, high).
-
-    Returns:
-        ``(rows (k,), present (k, n_bins + 1))``: the boxes handled and their bins.
-    """
-    top = _reachable_bins(boxes, base, n_bins)
-    chosen = (top >= max(1, tops[0])) & (top < tops[1])
-    chosen &= known[:, 1:].long().cumprod(1).sum(1) < top  # else nothing new to find
-    rows = chosen.nonzero().flatten()
-    present = torch.zeros(rows.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
-    if not rows.numel():
-        return rows, present
-    boxes, grids, top = boxes[rows], grids[rows], top[rows]
-    x_extent = (boxes[:, 0], boxes[:, 2], float(base[0]), float(base[2]), stride[0])
-    y_extent = (boxes[:, 1], boxes[:, 3], float(base[1]), float(base[3]), stride[1])
-    j0, kx = _window(*x_extent, grids[:, 1])
-    i0, ky = _window(*y_extent, grids[:, 0])
-    jfirst, jlast = _plateau_indices(*x_extent, (j0, kx), grids[:, 1])
-    ifirst, ilast = _plateau_indices(*y_extent, (i0, ky), grids[:, 0])
-    jat, jskip = jfirst - j0, (jlast - jfirst).clamp(min=0)
-    iat, iskip = ifirst - i0, (ilast - ifirst).clamp(min=0)
-    best = top == 1  # bins 0 and 1 only: the best anchor decides bin 1
-    bj, bkx = _best_anchor_window(*x_extent, (jfirst, jlast), grids[:, 1])
-    bi, bky = _best_anchor_window(*y_extent, (ifirst, ilast), grids[:, 0])
-    j0, kx, jskip = torch.where(best, bj, j0), torch.where(best, bkx, kx), jskip * ~best
-    i0, ky, iskip = torch.where(best, bi, i0), torch.where(best, bky, ky), iskip * ~best
-    kx, ky = kx - jskip, ky - iskip
-    for members in _size_buckets(kx, ky):
-        step = max(1, chunk_elements // int(kx[members].max() * ky[members].max()))
-        for idx in torch.split(members, step):
-            windows = ((j0[idx], kx[idx], jat[idx], jskip[idx]),
-                       (i0[idx], ky[idx], iat[idx], iskip[idx]))  # fmt: skip
-            # every anchor exists (allowed_border -1): the shapes argument is not read
-            chunk_present, _ = _chunk_bins(
-                boxes[idx], base, stride, windows, grids[idx], grids[idx], -1, n_bins,
-            )  # fmt: skip
-            present[idx] |= chunk_present
-    return rows, present
-
-
-def _far_anchor(
-    boxes: torch.Tensor, generator: Any, grids: torch.Tensor, n_bins: int
-) -> torch.Tensor:
-    """(g,) bool: an anchor of the finest level has IoU bin 0 with the box, for sure.
-
-    True where that level cannot reach bin 1 at all, or where some of its anchors lie
-    outside the box's window (IoU 0): every box of an image larger than a few hundred
-    pixels. Boxes where it is False take the exact path.
-    """
-    base = generator.base_anchors[0][0].to(boxes.device)
-    stride = generator.strides[0]
-    unreachable = _reachable_bins(boxes, base, n_bins) == 0
-    j0, kx = _window(boxes[:, 0], boxes[:, 2], float(base[0]), float(base[2]),
-                     float(stride[0]), grids[:, 1])  # fmt: skip
-    i0, ky = _window(boxes[:, 1], boxes[:, 3], float(base[1]), float(base[3]),
-                     float(stride[1]), grids[:, 0])  # fmt: skip
-    in_x = torch.minimum(kx, grids[:, 1] - j0).clamp(min=0)
-    in_y = torch.minimum(ky, grids[:, 0] - i0).clamp(min=0)
-    return unreachable | (in_x * in_y < grids[:, 0] * grids[:, 1])
-
-
-def _exact_bins(
-    boxes: torch.Tensor,
-    generator: Any,
-    shapes: torch.Tensor,
-    grids: torch.Tensor,
-    totals: torch.Tensor,
-    *,
-    allowed_border: float,
-    n_bins: int,
-    chunk_elements: int,
-) -> torch.Tensor:
-    """Every anchor of every window evaluated; bin 0 from the anchors outside them."""
-    present = torch.zeros(boxes.shape[0], n_bins, dtype=torch.bool, device=boxes.device)
-    counted = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
-    for level, stride in enumerate(generator.strides):
-        for base in generator.base_anchors[level].to(boxes.device):
-            level_present, level_counted = _level_bins(
-                boxes, base, (float(stride[0]), float(stride[1])), grids[:, level], shapes,
-                allowed_border=allowed_border, n_bins=n_bins, chunk_elements=chunk_elements,
-            )  # fmt: skip
-            present |= level_present
-            counted += level_counted
-    present[:, 0] |= counted < totals
-    return present
-
-
-def _fast_bins(
-    boxes: torch.Tensor, generator: Any, grids: torch.Tensor, *, n_bins: int, chunk_elements: int
-) -> torch.Tensor:
-    """:func:`_level_bins_fast` over every level, windows able to reach high bins first
-    (afterwards most windows of the other levels can only reach bins found already)."""
-    present = torch.zeros(boxes.shape[0], n_bins + 1, dtype=torch.bool, device=boxes.device)
-    present[:, 0] = True  # the caller checked it (_far_anchor)
-    for tops in [(n_bins // 2, n_bins), (n_bins // 4, n_bins // 2), (1, n_bins // 4)]:
-        for level, stride in enumerate(generator.strides):
-            for base in generator.base_anchors[level].to(boxes.device):
-                rows, found = _level_bins_fast(
-                    boxes, base, (float(stride[0]), float(stride[1])), grids[:, level],
-                    n_bins=n_bins, chunk_elements=chunk_elements, known=present[:, :n_bins],
-                    tops=tops,
-                )  # fmt: skip
-                present[rows] |= found
-    return present[:, :n_bins]
+    """``anchors_for_shape(...).shape[0]`` without generating the anchors (validity under
+    ``allowed_border`` is separable: valid columns x valid rows per base anchor)."""
+    level, base, stride = _combos(generator, "cpu")
+    grid = torch.tensor(_featmap_sizes(generator, shape, pad_divisor))[level]
+    side = torch.tensor(shape, dtype=torch.float64)
+    count = 1
+    for dim in (0, 1):  # x, then y
+        first, last = _valid_columns(base[:, dim], base[:, dim + 2], stride[:, dim],
+            grid[:, 1 - dim], side[1 - dim].expand(level.numel()), allowed_border)  # fmt: skip
+        count = count * (last - first + 1).clamp(min=0)
+    return int(count.sum())
 
 
 def windowed_bins_with_anchor(
@@ -632,54 +316,31 @@ def windowed_bins_with_anchor(
     n_bins: int = 20,
     chunk_elements: int = CHUNK_ELEMENTS,
 ) -> torch.Tensor:
-    """Same result as ``bins_with_anchor(boxes, anchors_for_shape(...))``, much faster.
-
-    Anchors lie on a regular grid per level and base anchor, so for each box only
-    the window of anchors that can overlap it is evaluated; every other existing
-    anchor has IoU 0 and only fills bin 0. Boxes of images of different shapes are
-    processed together. With ``allowed_border < 0`` the shortcuts of
-    :func:`_level_bins_fast` apply to every box for which :func:`_far_anchor` holds.
+    """(g, n_bins) bool: for each box, whether an anchor of its image has its IoU in bin
+    ``k`` = ``[k / n_bins, (k + 1) / n_bins)`` (IoU 1: the last bin), the same bins as the
+    float64 IoU of every anchor of :func:`anchors_for_shape` against the box.
 
     Args:
-        boxes: (g, 4) boxes in resized-image pixels.
+        boxes: (g, 4) boxes ``x1, y1, x2, y2`` in resized-image pixels.
         generator: mmdet ``AnchorGenerator``.
         shapes: Resized image (h, w) of all boxes, or (g, 2) one per box.
-        pad_divisor: Padding divisor of the pipeline.
-        allowed_border: See :func:`anchors_for_shape`.
-        n_bins: Number of bins.
+        pad_divisor, allowed_border: As :func:`anchors_for_shape`.
         chunk_elements: Upper bound of the IoU values held at once.
-
-    Returns:
-        (g, n_bins) bool.
     """
     device = boxes.device
     shapes = torch.as_tensor(shapes, dtype=torch.long, device=device).reshape(-1, 2)
     shapes = shapes.expand(boxes.shape[0], 2) if shapes.shape[0] == 1 else shapes
-    unique, inverse = torch.unique(shapes, dim=0, return_inverse=True)
-    totals, level_grids = [], []
-    for h, w in unique.tolist():
-        totals.append(
-            anchor_count(generator, (h, w), pad_divisor=pad_divisor, allowed_border=allowed_border)
-        )
-        level_grids.append(_featmap_sizes(generator, (h, w), pad_divisor))
-    grids = torch.tensor(level_grids, dtype=torch.long, device=device)[inverse]  # (g, L, 2)
-    totals_per_box = torch.tensor(totals, device=device)[inverse]
     present = torch.zeros(boxes.shape[0], n_bins, dtype=torch.bool, device=device)
-    fast = (
-        _far_anchor(boxes, generator, grids[:, 0], n_bins)
-        if allowed_border < 0
-        else torch.zeros(boxes.shape[0], dtype=torch.bool, device=device)
-    )
-    rows = fast.nonzero().flatten()
-    if rows.numel():
-        present[rows] = _fast_bins(
-            boxes[rows], generator, grids[rows], n_bins=n_bins, chunk_elements=chunk_elements
-        )
-    rows = (~fast).nonzero().flatten()
-    if rows.numel():
-        present[rows] = _exact_bins(
-            boxes[rows], generator, shapes[rows], grids[rows], totals_per_box[rows],
-            allowed_border=allowed_border, n_bins=n_bins, chunk_elements=chunk_elements,
+    if not boxes.shape[0]:
+        return present
+    unique, inverse = torch.unique(shapes, dim=0, return_inverse=True)
+    sizes = [_featmap_sizes(generator, (h, w), pad_divisor) for h, w in unique.tolist()]
+    grids = torch.tensor(sizes, dtype=torch.long, device=device)[inverse]  # (g, L, 2)
+    combos = _combos(generator, device)
+    for rows in torch.split(torch.arange(boxes.shape[0], device=device), CHUNK_BOXES):
+        present[rows] = _chunk_bins(
+            boxes[rows], shapes[rows], grids[rows], combos, border=allowed_border,
+            n_bins=n_bins, chunk_elements=chunk_elements,
         )  # fmt: skip
     return present
 
@@ -712,18 +373,12 @@ def anchor_coverage(
         raise ValueError(f"bin_width must divide 1, got {bin_width}")
     start = time.perf_counter()
     boxes, shapes = boxes_and_shapes(coco, scale)
-    missing = torch.zeros(n_bins, dtype=torch.float64)
     n_boxes = boxes.shape[0]
-    if n_boxes:
-        present = windowed_bins_with_anchor(
-            boxes.to(device),
-            generator,
-            shapes.to(device),
-            pad_divisor=pad_divisor,
-            allowed_border=allowed_border,
-            n_bins=n_bins,
-        )
-        missing += (~present).sum(0).double().cpu()
+    present = windowed_bins_with_anchor(
+        boxes.to(device), generator, shapes.to(device), pad_divisor=pad_divisor,
+        allowed_border=allowed_border, n_bins=n_bins,
+    )  # fmt: skip
+    missing = (~present).sum(0).double().cpu()
     percent = (100.0 * missing / max(n_boxes, 1)).tolist()
     images = {a["image_id"] for a in coco.get("annotations", []) if not a.get("iscrowd", 0)}
     return AnchorCoverage(
@@ -737,19 +392,8 @@ def anchor_coverage(
 
 
 __all__ = [
-    "DEFAULT_CONFIG",
-    "DEFAULT_PAD",
-    "DEFAULT_SCALE",
-    "AnchorCoverage",
-    "anchor_count",
-    "anchor_coverage",
-    "anchors_for_shape",
-    "bins_with_anchor",
-    "box_iou",
-    "boxes_and_shapes",
-    "boxes_by_shape",
-    "default_anchor_generator",
-    "load_annotations",
-    "resized_shape",
+    "DEFAULT_CONFIG", "DEFAULT_PAD", "DEFAULT_SCALE", "AnchorCoverage", "anchor_count",
+    "anchor_coverage", "anchors_for_shape", "boxes_and_shapes", "boxes_by_shape",
+    "default_anchor_generator", "load_annotations", "resized_shape",
     "windowed_bins_with_anchor",
-]
+]  # fmt: skip

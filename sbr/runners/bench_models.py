@@ -33,90 +33,66 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sbr.runners.speed import model_device, synchronizer, time_inference
 
-#: Model every ratio refers to.
-BASELINE = "htc"
-#: Model the Tables 6-7 speed targets refer to.
-R3_NAIVE = "r3-naive"
+#: Model every ratio refers to (HTC), and the one the Tables 6-7 targets refer to (R3-CNN
+#: naive): models are named by the first spec row of their config.
+BASELINE = "table2/row3"
+R3_NAIVE = "table2/row4"
+#: What ``sbr bench models`` runs by default: the tables that print a Speed, and SBR-CNN.
+DEFAULT_SELECTION = ("table2", "table6", "table7", "table11/row4")
+#: Models whose inference speed relative to R3-CNN naive has a target: the 7x7 non-local
+#: variants of Tables 6-7 must be no slower, relative to R3-CNN naive, than in the paper.
+NL_7X7_TARGETS = ("table6/row5", "table6/row7", "table6/row11", "table7/row6", "table7/row7")
 
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class BenchModel:
-    """One benchmarked model.
+    """One benchmarked model: a config of the shipped specs' rows.
 
     Attributes:
-        name: Short id used by ``--models``.
+        name: The first spec row with this config (``table6/row5``; tables in number order).
         config: Config under ``sbr/configs``.
-        label: As the paper names it.
-        rows: Paper rows (``table6/row5``); the first one printing a Speed gives
+        label: The row's label as the paper prints it.
+        rows: Every spec row with this config; the first one printing a Speed gives
             ``paper_speed``.
-        groups: Selections the model belongs to (``default``, ``table6``...).
+        groups: The tables of those rows (``--models table6``).
     """
 
     name: str
     config: str
     label: str
     rows: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ("default",)
+    groups: tuple[str, ...] = ()
 
 
-def _r3(name: str) -> str:
-    return f"r3_cnn/r3-cnn_r50_fpn_{name}_1x_coco.py"
+def _shipped_specs(specs_dir: Path | None = None) -> list[Any]:
+    """The shipped table specs, in table number order."""
+    from sbr.specs.schema import ABLATIONS_DIR, load_spec
+
+    paths = Path(specs_dir or ABLATIONS_DIR).glob("table*.yaml")
+    number = lambda path: int("".join(c for c in path.stem if c.isdigit()) or 0)  # noqa: E731
+    return [load_spec(path) for path in sorted(paths, key=number)]
 
 
-_T6, _T7, _H2 = ("default", "table6"), ("default", "table7"), ("table6", "h2")
-#: Every model the bench knows; ``default`` is what ``sbr bench models`` runs.
-BENCH_MODELS: tuple[BenchModel, ...] = (
-    BenchModel("mask-rcnn", "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py", "Mask R-CNN",
-               ("table2/row1",)),
-    BenchModel("htc", "htc/htc-without-semantic_r50_fpn_1x_coco.py", "HTC", ("table2/row3",)),
-    BenchModel("r3-naive", "r3_cnn/r3-cnn_r50_fpn_1x_coco.py", "R3-CNN naive",
-               ("table2/row4", "table6/row2")),
-    BenchModel("r3-deeper", _r3("h2-aab"), "R3-CNN deeper (H=2 aab)", ("table2/row5",)),
-    BenchModel("t6r3-fcc-7x7", _r3("fcc-7x7"), "FCC 7x7", ("table6/row3",), _T6),
-    BenchModel("t6r4-fcc-rect", _r3("fcc-rect"), "FCC 7x3-3x7", ("table6/row4",), _T6),
-    BenchModel("t6r5-fcc-7x7-nlb", _r3("fcc-7x7-nlb"), "FCC 7x7 + NL_b", ("table6/row5",), _T6),
-    BenchModel("t6r6-fcc-rect-nlb", _r3("fcc-rect-slim-nlb_no-mask-loop"),
-               "FCC 7x3-3x7 slim + NL_b (no mask loop)", ("table6/row6",), _T6),
-    BenchModel("t6r7-fcc-7x7-nlb-nla", _r3("fcc-7x7-nlb-nla"), "FCC 7x7 + NL_b + NL_a",
-               ("table6/row7",), _T6),
-    BenchModel("t6r9-h2-fcc-7x7", _r3("h2-aabb-l4_fcc-7x7"), "H=2 FCC 7x7", ("table6/row9",), _H2),
-    BenchModel("t6r10-h2-fcc-rect", _r3("h2-aabb-l4_fcc-rect"), "H=2 FCC 7x3-3x7",
-               ("table6/row10",), _H2),
-    BenchModel("t6r11-h2-fcc-7x7-nlb", _r3("h2-aabb-l4_fcc-7x7-nlb"), "H=2 FCC 7x7 + NL_b",
-               ("table6/row11", "table7/row8"), (*_H2, "table7")),
-    BenchModel("t6r12-h2-fcc-rect-nlb", _r3("h2-aabb-l4_fcc-rect-nlb"), "H=2 FCC 7x3-3x7 + NL_b",
-               ("table6/row12",), _H2),
-    BenchModel("t7r2-rect-nlb", _r3("fcc-rect-slim-nlb"), "FCC rect slim + NL_b",
-               ("table7/row2",), _T7),
-    BenchModel("t7r3-maskiou", _r3("fcc-rect-slim-nlb_maskiou"), "+ Mask IoU",
-               ("table7/row3",), _T7),
-    BenchModel("t7r4-maskiou-fcc-7x7", _r3("fcc-rect-slim-nlb_maskiou-fcc-7x7"),
-               "+ Mask IoU FCC 7x7", ("table7/row4",), _T7),
-    BenchModel("t7r5-maskiou-fcc-rect", _r3("fcc-rect-nlb_maskiou-fcc-rect"),
-               "+ Mask IoU FCC 7x3-3x7", ("table7/row5",), _T7),
-    BenchModel("t7r6-maskiou-fcc-7x7-nlb", _r3("fcc-rect-slim-nlb_maskiou-fcc-7x7-nlb"),
-               "+ Mask IoU FCC 7x7 + NL_b", ("table7/row6",), _T7),
-    BenchModel("t7r7-maskiou-fcc-7x7-nlb-nla", _r3("fcc-rect-slim-nlb_maskiou-fcc-7x7-nlb-nla"),
-               "+ Mask IoU FCC 7x7 + NL_b + NL_a", ("table7/row7",), _T7),
-    BenchModel("sbr-cnn", "sbr_cnn/sbr-cnn_r50_fpn_1x_coco.py", "SBR-CNN", ("table11/row4",)),
-)  # fmt: skip
-#: Models whose inference speed relative to R3-CNN naive has a target: the 7x7 non-local
-#: variants of Tables 6-7 must be no slower, relative to R3-CNN naive, than in the paper.
-NL_7X7_TARGETS = (
-    "t6r5-fcc-7x7-nlb",
-    "t6r7-fcc-7x7-nlb-nla",
-    "t6r11-h2-fcc-7x7-nlb",
-    "t7r6-maskiou-fcc-7x7-nlb",
-    "t7r7-maskiou-fcc-7x7-nlb-nla",
-)
+def spec_models(specs_dir: Path | None = None) -> tuple[BenchModel, ...]:
+    """One model per config of the specs' rows that change nothing else (no overrides)."""
+    found: dict[str, BenchModel] = {}
+    for spec in _shipped_specs(specs_dir):
+        for row in spec.rows:
+            if row.overrides or row.eval_overrides:
+                continue
+            ref = f"{spec.name}/{row.id}"
+            model = found.get(row.config) or BenchModel(ref, row.config, row.label)
+            groups = tuple(dict.fromkeys((*model.groups, spec.name)))
+            found[row.config] = replace(model, rows=(*model.rows, ref), groups=groups)
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)
@@ -203,38 +179,38 @@ class ModelsBench:
 # --- selection and paper speeds ------------------------------------------------------------
 
 
-def select_models(names: Iterable[str] | None) -> list[BenchModel]:
-    """Models named by ``names`` (names, groups such as ``default``/``table6``/``all``),
-    in :data:`BENCH_MODELS` order, HTC always included (the ratios need it).
+def select_models(
+    names: Iterable[str] | None, models: Sequence[BenchModel] | None = None
+) -> list[BenchModel]:
+    """Models named by ``names`` (a spec row such as ``table7/row8``, a table, ``default``:
+    :data:`DEFAULT_SELECTION`, or ``all``), in :func:`spec_models` order, HTC always
+    included (the ratios need it).
 
     Raises:
-        ValueError: an unknown name (the message lists the known ones).
+        ValueError: an unknown name (the message lists the tables).
     """
-    wanted = list(names or ["default"])
-    chosen: set[str] = set()
-    known = {m.name for m in BENCH_MODELS}
-    groups = {g for m in BENCH_MODELS for g in m.groups} | {"all"}
+    models = list(models or spec_models())
+    wanted = [n for name in (names or ["default"]) for n in (
+        DEFAULT_SELECTION if name == "default" else [name])]  # fmt: skip
+    groups = {g for m in models for g in m.groups} | {"all", "default"}
+    chosen = {BASELINE}
     for name in wanted:
-        if name in known:
-            chosen.add(name)
-        elif name in groups:
-            chosen |= {m.name for m in BENCH_MODELS if name == "all" or name in m.groups}
-        else:
+        picked = {m.name for m in models if name in ("all", *m.rows, *m.groups)}
+        if not picked:
             raise ValueError(
-                f"unknown model {name!r}; known: {', '.join(sorted(known))}; "
-                f"groups: {', '.join(sorted(groups))}"
+                f"unknown model {name!r}: give a spec row (table6/row5), a table or a group; "
+                f"known: {', '.join(sorted(groups))}"
             )
-    chosen.add(BASELINE)
-    return [m for m in BENCH_MODELS if m.name in chosen]
+        chosen |= picked
+    return [m for m in models if m.name in chosen]
 
 
 def paper_speeds(specs_dir: Path | None = None) -> dict[str, float]:
     """``{'table6/row5': 1.0, ...}``: every Speed the paper prints, from the ablation specs."""
-    from sbr.specs.schema import ABLATIONS_DIR, SPEED_COLUMN, load_spec
+    from sbr.specs.schema import SPEED_COLUMN
 
     speeds: dict[str, float] = {}
-    for path in sorted(Path(specs_dir or ABLATIONS_DIR).glob("table*.yaml")):
-        spec = load_spec(path)
+    for spec in _shipped_specs(specs_dir):
         for row in spec.rows:
             value = dict(row.paper).get(SPEED_COLUMN)
             if isinstance(value, (int, float)):
@@ -477,7 +453,7 @@ def evaluate_targets(results: Sequence[ModelResult]) -> list[dict[str, Any]]:
         r = by_name.get(name)
         if r is not None and r.infer_ratio_r3 is not None and r.paper_ratio_r3 is not None:
             targets.append(
-                _target(f"{r.label} inference / R3-CNN naive", r.infer_ratio_r3, ">=",
+                _target(f"{r.name} inference / R3-CNN naive", r.infer_ratio_r3, ">=",
                         r.paper_ratio_r3)
             )  # fmt: skip
     return targets
@@ -725,7 +701,8 @@ def format_table(results: Sequence[ModelResult]) -> list[str]:
     ]
     for r in results:
         lines.append(
-            f"| {r.label} | {r.infer_img_s:.3g} | {r.train_step_s:.3g} | {r.peak_mem_mb:.0f} "
+            f"| {r.name} {r.label} | {r.infer_img_s:.3g} | {r.train_step_s:.3g} "
+            f"| {r.peak_mem_mb:.0f} "
             f"| {_fmt(r.infer_ratio_htc)} | {_fmt(r.train_ratio_htc)} | {_fmt(r.paper_speed, 1)} "
             f"| {_fmt(r.paper_ratio_htc)} | {_fmt(r.infer_ratio_r3)} | {_fmt(r.paper_ratio_r3)} |"
         )
@@ -756,7 +733,6 @@ def format_profile(result: ModelResult) -> list[str]:
 
 __all__ = [
     "BASELINE",
-    "BENCH_MODELS",
     "DEVICE_DEFAULTS",
     "BenchModel",
     "BenchSettings",
@@ -775,5 +751,6 @@ __all__ = [
     "profile_model",
     "profiled_modules",
     "select_models",
+    "spec_models",
     "time_train_steps",
 ]

@@ -304,6 +304,48 @@ def close_orphaned_runs(tracker: Any) -> list[str]:
     return closed
 
 
+def _start_parent(tracker: Any, expansion: Expansion) -> str:
+    """The ablation run (parent of the trials' runs) of ``expansion``: its id."""
+    from sbr.tracking.mlflow import KIND_ABLATION, environment_tags
+
+    tables = dict.fromkeys(r.table for r in expansion.rows)
+    presets = dict.fromkeys(t.preset.name for t in expansion.trials)
+    preset_files = dict.fromkeys(str(Path(t.preset.file).resolve()) for t in expansion.trials)
+    return tracker.start_run(
+        tags={
+            **environment_tags(),
+            TAG_KIND: KIND_ABLATION,
+            TAG_TABLES: ",".join(tables),
+            TAG_PRESET: ",".join(presets),
+            TAG_PRESET_FILE: ",".join(preset_files),
+            TAG_DRIVER: f"{socket.gethostname()}:{os.getpid()}",
+        },
+        name=f"ablation {','.join(tables)}",
+    )
+
+
+def _finished_trials(tracker: Any, expansion: Expansion) -> dict[str, TrialOutcome]:
+    """Trials of ``expansion`` already trained and evaluated: their skipped outcomes."""
+    from sbr.tracking.mlflow import KIND_EVALUATION
+
+    runs = tracker.training_runs()
+    evaluated = {
+        r.data.tags.get(TAG_EVAL)
+        for r in tracker.search({TAG_KIND: KIND_EVALUATION, TAG_STATUS: FINISHED})
+    }
+    pending = {  # trained trials may still miss evaluation-only variants of other tables
+        e.trial_id for e in expansion.evaluations if e.overrides and e.eval_id not in evaluated
+    }
+    done = {}
+    for trial in expansion.trials:
+        run = runs.get(trial.trial_id)
+        finished = run is not None and run.data.tags.get(TAG_STATUS) == FINISHED
+        if finished and trial.trial_id not in pending:
+            metrics = dict(run.data.metrics)
+            done[trial.trial_id] = TrialOutcome(trial.trial_id, SKIPPED, run.info.run_id, metrics)
+    return done
+
+
 def run_expansion(
     expansion: Expansion,
     *,
@@ -319,58 +361,28 @@ def run_expansion(
         launcher: Where trials run (:class:`~sbr.runners.ray_tune.RayTuneLauncher`...).
         sharing: A wider expansion (every shipped table) whose rows are tagged as users.
     """
-    from sbr.tracking.mlflow import KIND_ABLATION, KIND_EVALUATION, Tracker, environment_tags
+    from sbr.tracking.mlflow import Tracker
 
     tracker = Tracker(settings.tracking_uri, settings.experiment)
     close_orphaned_runs(tracker)
-    runs = tracker.training_runs()
     users = users_of(sharing or expansion)
-    tables = dict.fromkeys(r.table for r in expansion.rows)
-    presets = dict.fromkeys(t.preset.name for t in expansion.trials)
-    preset_files = dict.fromkeys(str(Path(t.preset.file).resolve()) for t in expansion.trials)
-    parent = tracker.start_run(
-        tags={
-            **environment_tags(),
-            TAG_KIND: KIND_ABLATION,
-            TAG_TABLES: ",".join(tables),
-            TAG_PRESET: ",".join(presets),
-            TAG_PRESET_FILE: ",".join(preset_files),
-            TAG_DRIVER: f"{socket.gethostname()}:{os.getpid()}",
-        },
-        name=f"ablation {','.join(tables)}",
-    )
-    evaluated = {
-        r.data.tags.get(TAG_EVAL)
-        for r in tracker.search({TAG_KIND: KIND_EVALUATION, TAG_STATUS: FINISHED})
-    }
-    pending = {  # trained trials may still miss evaluation-only variants of other tables
-        e.trial_id for e in expansion.evaluations if e.overrides and e.eval_id not in evaluated
-    }
-    skipped, tasks = [], []
-    for trial in expansion.trials:
-        run = runs.get(trial.trial_id)
-        finished = run is not None and run.data.tags.get(TAG_STATUS) == FINISHED
-        if finished and trial.trial_id not in pending:
-            metrics = dict(run.data.metrics)
-            skipped.append(TrialOutcome(trial.trial_id, SKIPPED, run.info.run_id, metrics))
-            continue
-        tasks.append(
-            prepare_task(
-                trial,
-                expansion,
-                settings=settings,
-                users=users,
-                experiment_id=tracker.experiment_id,
-                parent_run_id=parent,
-            )
+    skipped = _finished_trials(tracker, expansion)
+    parent = _start_parent(tracker, expansion)
+    tasks = [
+        prepare_task(
+            trial, expansion, settings=settings, users=users,
+            experiment_id=tracker.experiment_id, parent_run_id=parent,
         )
+        for trial in expansion.trials
+        if trial.trial_id not in skipped
+    ]  # fmt: skip
     try:
         outcomes = launcher.launch(tasks)
     except BaseException:
         tracker.end_run(parent, failed=True)
         raise
     tracker.end_run(parent, failed=any(o.status == "failed" for o in outcomes))
-    return AblationResult(parent, tuple(skipped + list(outcomes)))
+    return AblationResult(parent, tuple(list(skipped.values()) + list(outcomes)))
 
 
 def summary_lines(result: AblationResult) -> list[str]:

@@ -1,4 +1,5 @@
-"""Fig. 1 at COCO scale: fast path vs brute-force IoU, the generator, ``sbr bench fig1``."""
+"""Fig. 1 at COCO scale: the exact algorithm vs brute-force IoU (the oracle,
+``bench_fig1.dense_bins``), the generator, ``sbr bench fig1``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from sbr.reports import fig1
-from sbr.runners.bench_fig1 import coco_like, compare_on_sample
+from sbr.runners.bench_fig1 import coco_like, compare_on_sample, dense_bins
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_windowed_equals_brute_force_on_a_coco_like_sample(small_coco, generator
     for shape in torch.unique(shapes, dim=0).tolist():
         mask = (shapes[:, 0] == shape[0]) & (shapes[:, 1] == shape[1])
         anchors = fig1.anchors_for_shape(generator, tuple(shape), allowed_border=allowed_border)
-        assert torch.equal(fig1.bins_with_anchor(boxes[mask], anchors), fast[mask]), shape
+        assert torch.equal(dense_bins(boxes[mask], anchors), fast[mask]), shape
 
 
 @pytest.mark.parametrize(
@@ -79,8 +80,26 @@ def test_windowed_equals_brute_force_on_a_coco_like_sample(small_coco, generator
 def test_plateau_skipping_keeps_every_bin(generator, boxes):
     boxes = torch.tensor(boxes)
     shape = (800, 1199)
-    dense = fig1.bins_with_anchor(boxes, fig1.anchors_for_shape(generator, shape))
+    dense = dense_bins(boxes, fig1.anchors_for_shape(generator, shape))
     assert torch.equal(fig1.windowed_bins_with_anchor(boxes, generator, shape), dense)
+
+
+@pytest.mark.parametrize("allowed_border", [-1, 0, 8], ids=["all", "inside", "border-8"])
+def test_exact_on_grid_aligned_boxes(generator, allowed_border):
+    """Boxes on the anchors' grid and of anchor-like sizes: IoU values that fall exactly on
+    bin edges (0.5, 0.25, 1) and plateaus that touch the image border."""
+    g = torch.Generator().manual_seed(1)
+    xy = torch.randint(0, 280, (400, 2), generator=g) * 4.0
+    wh = torch.tensor([8.0, 16.0, 22.0, 32.0, 45.0, 64.0, 90.5, 128.0, 181.0, 256.0, 512.0])
+    size = wh[torch.randint(0, wh.numel(), (400, 2), generator=g)]
+    boxes = torch.cat([xy, xy + size], 1)
+    shape = (800, 1199)
+    dense = dense_bins(
+        boxes, fig1.anchors_for_shape(generator, shape, allowed_border=allowed_border)
+    )
+    fast = fig1.windowed_bins_with_anchor(boxes, generator, shape, allowed_border=allowed_border)
+    assert torch.equal(fast, dense)
+    assert dense[:, 19].any() and dense[:, 10].any()  # exact hits of the high bins occur
 
 
 def test_coco_like_has_train2017_counts_and_box_size_mix():

@@ -12,6 +12,7 @@ from ci_gate import require
 from sbr.reports import fig1
 from sbr.reports.fig3 import fig3_figure, loop_series
 from sbr.reports.plots import anchor_coverage_figure, iou_distribution_figure
+from sbr.runners.bench_fig1 import dense_bins
 
 BINS = [round(0.05 * k, 2) for k in range(21)]
 
@@ -71,7 +72,7 @@ def test_anchor_coverage_figure_has_one_bar_per_bin():
 def test_bins_with_anchor_hand_made_case():
     anchors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [100.0, 100.0, 110.0, 110.0]])
     gts = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 20.0], [0.0, 0.0, 10.0, 11.0]])
-    present = fig1.bins_with_anchor(gts, anchors, n_bins=20, chunk_elements=2)
+    present = dense_bins(gts, anchors, n_bins=20, chunk_elements=2)
     # IoU 1 -> last bin; 0.5 -> bin 10; 10/11 = 0.909 -> bin 18; the far anchor -> bin 0.
     assert present.nonzero().tolist() == [[0, 0], [0, 19], [1, 0], [1, 10], [2, 0], [2, 18]]
 
@@ -95,7 +96,7 @@ def test_windowed_equals_dense(generator, allowed_border):
     xy = torch.rand(200, 2) * torch.tensor([1100.0, 700.0])
     wh = torch.rand(200, 2) ** 3 * torch.tensor([600.0, 500.0]) + 1
     boxes = torch.cat([xy, xy + wh], 1)
-    dense = fig1.bins_with_anchor(
+    dense = dense_bins(
         boxes, fig1.anchors_for_shape(generator, shape, allowed_border=allowed_border)
     )
     windowed = fig1.windowed_bins_with_anchor(
@@ -117,7 +118,7 @@ def test_windowed_handles_several_image_shapes_at_once(generator):
     shapes = [(800, 1199), (800, 1067)]
     together = fig1.windowed_bins_with_anchor(boxes, generator, torch.tensor(shapes))
     for box, shape, row in zip(boxes, shapes, together, strict=True):
-        dense = fig1.bins_with_anchor(box[None], fig1.anchors_for_shape(generator, shape))
+        dense = dense_bins(box[None], fig1.anchors_for_shape(generator, shape))
         assert torch.equal(dense[0], row)
 
 

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from sbr.cli import main
 from sbr.runners.bench_models import (
     BASELINE,
-    BENCH_MODELS,
     BenchModel,
     BenchSettings,
     ModelResult,
@@ -32,6 +31,7 @@ from sbr.runners.bench_models import (
     profile_model,
     profiled_modules,
     select_models,
+    spec_models,
 )
 
 SMOKE = BenchModel("smoke", "smoke/mask-rcnn_r18_fpn_smoke.py", "smoke Mask R-CNN")
@@ -44,28 +44,39 @@ JSON_FIELDS = {
 @pytest.mark.parametrize(
     ("names", "expected"),
     [
-        (["mask-rcnn"], ["mask-rcnn", "htc"]),
-        (["sbr-cnn", "r3-naive"], ["htc", "r3-naive", "sbr-cnn"]),
-        (["h2"], ["htc"] + [m.name for m in BENCH_MODELS if "h2" in m.groups]),
+        (["table2/row1"], ["table2/row1", BASELINE]),
+        (["table11/row4", "table2/row4"], [BASELINE, "table2/row4", "table11/row4"]),
+        (["table7/row8"], [BASELINE, "table6/row11"]),  # = table6/row11's config
+        (["table6"], [m.name for m in spec_models() if "table6" in m.groups]),
     ],
-    ids=["htc-added", "paper-order", "group"],
+    ids=["htc-added", "spec-order", "row-of-a-shared-config", "table"],
 )
 def test_select_models(names, expected):
     assert [m.name for m in select_models(names)] == expected
 
 
+def test_models_come_from_the_specs_one_per_config():
+    models = spec_models()
+    assert len({m.config for m in models}) == len(models)
+    by_name = {m.name: m for m in models}
+    htc = by_name[BASELINE]
+    assert htc.config.startswith("htc/") and {"table2", "table6", "table7"} <= set(htc.groups)
+    assert "table6/row11" in by_name and "table7/row8" in by_name["table6/row11"].rows
+    assert not any("table4" in m.groups and m.name.startswith("table4") for m in models)
+
+
 def test_default_selection_covers_the_issue_models():
     names = {m.name for m in select_models(None)}
-    assert {"mask-rcnn", "htc", "r3-naive", "r3-deeper", "sbr-cnn"} <= names
-    assert {"t6r5-fcc-7x7-nlb", "t7r4-maskiou-fcc-7x7"} <= names
-    assert len(select_models(["all"])) == len(BENCH_MODELS)
+    assert {"table2/row1", "table2/row3", "table2/row4", "table2/row5", "table11/row4"} <= names
+    assert {"table6/row5", "table7/row4"} <= names
+    assert len(select_models(["all"])) == len(spec_models())
 
 
 def test_unknown_model_is_refused_with_the_known_names():
-    with pytest.raises(ValueError, match="unknown model 'maskrcnn'.*mask-rcnn"):
+    with pytest.raises(ValueError, match="unknown model 'maskrcnn'.*table2"):
         select_models(["maskrcnn"])
     result = CliRunner().invoke(main, ["bench", "models", "--models", "maskrcnn"])
-    assert result.exit_code == 2 and "mask-rcnn" in result.output
+    assert result.exit_code == 2 and "table2" in result.output
 
 
 def test_every_bench_config_exists_and_paper_speeds_come_from_the_specs():
@@ -73,11 +84,12 @@ def test_every_bench_config_exists_and_paper_speeds_come_from_the_specs():
 
     speeds = paper_speeds()
     assert speeds["table2/row3"] == 3.3 and speeds["table6/row5"] == 1.0
-    for model in BENCH_MODELS:
+    models = spec_models()
+    for model in models:
         assert resolve_config_path(model.config).is_file()
-    by_name = {m.name: m for m in BENCH_MODELS}
-    assert paper_speed_of(by_name["r3-naive"], speeds) == 3.4
-    assert paper_speed_of(by_name["sbr-cnn"], speeds) is None  # the paper prints none
+    by_name = {m.name: m for m in models}
+    assert paper_speed_of(by_name["table2/row4"], speeds) == 3.4
+    assert paper_speed_of(by_name["table11/row4"], speeds) is None  # the paper prints none
 
 
 def _result(name: str, infer: float, train: float, paper: float | None) -> ModelResult:
@@ -87,8 +99,8 @@ def _result(name: str, infer: float, train: float, paper: float | None) -> Model
 def test_ratios_and_targets():
     results = [
         _result(BASELINE, 0.2, 10.0, 3.3),
-        _result("r3-naive", 0.19, 8.0, 3.4),
-        _result("t6r5-fcc-7x7-nlb", 0.05, 9.0, 1.0),
+        _result("table2/row4", 0.19, 8.0, 3.4),
+        _result("table6/row5", 0.05, 9.0, 1.0),
     ]
     add_ratios(results)
     htc, r3, nl = results
@@ -100,7 +112,7 @@ def test_ratios_and_targets():
     targets = {t["target"]: t for t in evaluate_targets(results)}
     assert targets["R3-CNN naive train step / HTC"]["met"]
     assert targets["R3-CNN naive inference / HTC"]["met"]
-    nl_target = targets["t6r5-fcc-7x7-nlb inference / R3-CNN naive"]
+    nl_target = targets["table6/row5 inference / R3-CNN naive"]
     assert nl_target["bound"] == pytest.approx(1.0 / 3.4) and not nl_target["met"]  # 0.26 < 0.29
     table = format_table(results)
     assert len(table) == 2 + len(results) and "| 0.95 |" in table[3]
@@ -187,4 +199,4 @@ def test_cuda_timing_and_memory(small_inputs):
 def test_cli_lists_models():
     result = CliRunner().invoke(main, ["bench", "models", "--list"])
     assert result.exit_code == 0
-    assert len(result.output.splitlines()) == len(BENCH_MODELS) and "sbr-cnn" in result.output
+    assert len(result.output.splitlines()) == len(spec_models()) and "table11/row4" in result.output
