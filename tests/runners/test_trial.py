@@ -242,3 +242,18 @@ def test_interrupted_evaluation_only_variant_is_resumed_not_duplicated(
     assert resumed.data.tags[M.TAG_STATUS] == "finished" and resumed.info.status == "FINISHED"
     assert M.BBOX_AP in resumed.data.metrics
     assert len(lab.runs(0)) == 1
+
+
+def test_resume_point_is_the_iteration_of_the_last_checkpoint(tmp_path: Path) -> None:
+    import torch
+
+    from sbr.runners.trial import resume_point
+
+    work = tmp_path / "work"
+    assert resume_point(tmp_path) == 0  # no checkpoint: a retry starts over
+    work.mkdir()
+    (work / "last_checkpoint").write_text(f"{work / 'iter_6.pth'}\n")
+    assert resume_point(tmp_path) == 6
+    torch.save({"meta": {"iter": 9, "epoch": 1}}, work / "epoch_1.pth")
+    (work / "last_checkpoint").write_text(str(work / "epoch_1.pth"))
+    assert resume_point(tmp_path) == 9  # not named by its iteration: read from its meta

@@ -249,3 +249,23 @@ def test_expansion_results_are_immutable(paper) -> None:
     ]:
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(obj, name, None)
+
+
+def test_evaluation_suffix_hashes_the_eval_overrides() -> None:
+    from sbr.specs.expand import evaluation_suffix
+
+    assert evaluation_suffix(()) == "final"
+    expected = hashlib.sha256(b'[["model.x",2]]').hexdigest()[:8]  # hand-computed
+    assert evaluation_suffix((Override("model.x", 2),)) == f"eval-{expected}"
+
+
+def test_grid_labels_name_each_axis_by_its_last_key() -> None:
+    grid = Grid(
+        id="g",
+        label="L",
+        config=NAIVE,
+        axes=((Override("model.roi_head.num_stages", None), (2,)), (Override("lr", None), (0.1,))),
+    )
+    (row,) = grid_rows(grid)
+    assert row.label == "L (num_stages=2, lr=0.1)"
+    assert row.overrides == (Override("model.roi_head.num_stages", 2), Override("lr", 0.1))
