@@ -210,6 +210,7 @@ def test_readme_example_is_a_valid_spec(tmp_path: Path, paper) -> None:
     [
         pytest.param(11.6, 5.0, 11.6, id="printed-speed-wins"),
         pytest.param(7, None, 7.0, id="integer-speed"),
+        pytest.param(0.5, 5.0, 0.5, id="slow-model"),
         pytest.param(None, 5.0, 5.0, id="lost-speed-row-assumption"),
         pytest.param(0.0, 5.0, 5.0, id="zero-is-no-speed"),
         pytest.param(True, 5.0, 5.0, id="a-flag-is-no-speed"),
