@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ci_gate import require, required, under_ci
+from ci_gate import cuda_required, require, required, under_ci
 
 
 def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,6 +38,15 @@ def test_under_ci(monkeypatch, env, expected) -> None:
         monkeypatch.setenv(key, value)
     assert under_ci() is expected
     assert required("SBR_REQUIRE_NOTHING") is expected
+
+
+def test_cuda_is_required_only_where_asked(monkeypatch) -> None:
+    """CI machines without a GPU skip the GPU tests; ``SBR_REQUIRE_CUDA=1`` fails them."""
+    _clear(monkeypatch)
+    monkeypatch.setenv("CI", "true")
+    assert under_ci() and not cuda_required()
+    monkeypatch.setenv("SBR_REQUIRE_CUDA", "1")
+    assert cuda_required()
 
 
 def test_missing_module_fails_in_ci_and_skips_outside(monkeypatch) -> None:
