@@ -1,9 +1,10 @@
 """The CI gate (tests/ci_gate.py): in CI a missing dependency fails instead of skipping.
 
 Besides ``require``, the gate reads every test module: no bare ``importorskip``, no
-``return`` or ``pytest.skip`` inside a test's body (a test that returns early passes
-without checking anything), and every ``skipif`` goes through a ``REQUIRE_`` variable
-or ``under_ci``/``required`` (so that CI turns the skip into a failure).
+``pytest.skip`` inside a test's body, no ``return`` before the checks of its branch (a
+test that returns early passes without checking anything), and every ``skipif`` goes
+through a ``REQUIRE_`` variable or ``under_ci``/``required`` (so that CI turns the skip
+into a failure).
 """
 
 from __future__ import annotations
@@ -88,6 +89,34 @@ def _own_nodes(function: ast.AST) -> list[ast.AST]:
     return found
 
 
+def _blocks(node: ast.AST) -> list[list[ast.stmt]]:
+    """The statement lists directly under ``node`` (body, else, finally, handlers' bodies)."""
+    return [
+        value
+        for name in ("body", "orelse", "finalbody")
+        if isinstance(value := getattr(node, name, None), list)
+    ]
+
+
+def _checks(statement: ast.stmt) -> bool:
+    """The statement asserts something (``assert``, or ``pytest.raises``/``warns``)."""
+    return any(
+        isinstance(n, ast.Assert) or _is_call_of(n, "raises") or _is_call_of(n, "warns")
+        for n in ast.walk(statement)
+    )
+
+
+def _unchecked_returns(block: list[ast.stmt]) -> list[ast.Return]:
+    """``return`` statements of ``block`` that no earlier statement of it checks before:
+    an early return that skips the test's checks (a return after asserting is a branch)."""
+    returns, checked = [], False
+    for statement in block:
+        if isinstance(statement, ast.Return) and not checked:
+            returns.append(statement)
+        checked = checked or _checks(statement)
+    return returns
+
+
 def _is_call_of(node: ast.AST, attribute: str) -> bool:
     return (
         isinstance(node, ast.Call)
@@ -116,11 +145,11 @@ def silent_passes(source: str) -> list[str]:
     tree = ast.parse(source)
     found = []
     for test in _collected_tests(tree):
-        for inner in _own_nodes(test):
-            if isinstance(inner, ast.Return):
-                found.append(f"{inner.lineno}: return in {test.name}")
-            elif _is_call_of(inner, "skip"):
+        for inner in [test, *_own_nodes(test)]:
+            if _is_call_of(inner, "skip"):
                 found.append(f"{inner.lineno}: pytest.skip in {test.name}")
+            for block in _blocks(inner):
+                found += [f"{r.lineno}: return in {test.name}" for r in _unchecked_returns(block)]
     for node in ast.walk(tree):
         if _is_call_of(node, "skipif"):
             condition = ast.get_source_segment(source, node) or ""
@@ -147,6 +176,18 @@ def silent_passes(source: str) -> list[str]:
         pytest.param(
             "def test_a():\n    def inner():\n        return 1\n    assert inner()\n",
             [], id="nested-return",
+        ),
+        pytest.param(
+            "def test_a():\n    assert a\n    if x:\n        return\n    assert b\n",
+            ["4: return in test_a"], id="return-skips-later-checks",
+        ),
+        pytest.param(
+            "def test_a():\n    if x:\n        assert not p\n        return\n    assert p\n",
+            [], id="checked-branch-returns",
+        ),
+        pytest.param(
+            "def test_a():\n    try:\n        f()\n    finally:\n        return\n",
+            ["5: return in test_a"], id="return-in-finally",
         ),
         pytest.param(
             "def helper():\n    return 1\n", [], id="helper-return",
