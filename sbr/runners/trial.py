@@ -315,10 +315,19 @@ def _open_attempt(task: TrialTask, tracker: Any, reuse: str | None) -> tuple[str
 
 
 def _open_run(task: TrialTask, tracker: Any) -> tuple[str | None, Any]:
-    """(id of the run to reuse or None, the finished run if the trial is done)."""
+    """(id of the run to reuse or None, the finished run if the trial is done).
+
+    A trial has one unfinished run at most, unless an attempt died while replacing it
+    (``Tracker.replace_run`` copies into the new run, then deletes the old one): the
+    oldest then holds the whole history, and the newer, partial copies are deleted.
+    """
     runs = tracker.search({TAG_TRIAL: task.trial_id, TAG_KIND: "training"})
     done = next((r for r in runs if _is_finished(r)), None)
-    return (runs[0].info.run_id if runs else None), done
+    if done is not None or not runs:
+        return None, done
+    for partial in runs[:-1]:  # newest first
+        tracker.delete_run(partial.info.run_id)
+    return runs[-1].info.run_id, None
 
 
 class _RankZeroWrites:

@@ -316,8 +316,12 @@ class Tracker:
         new_id = self.start_run(tags=tags, parent=parent, name=name)
         for start in range(0, len(kept), _METRICS_PER_BATCH):
             self.client.log_batch(new_id, metrics=kept[start : start + _METRICS_PER_BATCH])
-        self.client.delete_run(run_id)
+        self.delete_run(run_id)
         return new_id
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run: hidden from every search (MLflow keeps it until garbage collection)."""
+        self.client.delete_run(run_id)
 
 
 __all__ = [
