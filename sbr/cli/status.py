@@ -139,6 +139,20 @@ def rows_by_tags(expansion: Any, trainings: dict) -> list[Any] | str:
     return rows
 
 
+def _planned_rows(expansion: Any, trainings: dict, *, data_given: bool, quiet: bool) -> list:
+    """The rows to show; without ``--data`` and without the data, found by their tags."""
+    missing = None if data_given else _without_data(expansion)
+    if missing is None:
+        return list(expansion.rows)
+    planned = rows_by_tags(expansion, trainings)
+    if isinstance(planned, str):
+        click.echo(f"error: {planned}", err=True)
+        sys.exit(EXIT_SPEC_ERROR)
+    if not quiet:
+        click.echo(f"(no dataset at {missing}: runs found by their row tags; --data DIR)")
+    return planned
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -193,15 +207,7 @@ def status(
     evaluations = {}
     for run in reversed(tracker.search({TAG_KIND: KIND_EVALUATION})):  # newest wins
         evaluations[run.data.tags.get(TAG_EVAL)] = run
-    planned = list(expansion.rows)
-    missing = _without_data(expansion) if data is None else None
-    if missing is not None:
-        planned = rows_by_tags(expansion, trainings)
-        if isinstance(planned, str):
-            click.echo(f"error: {planned}", err=True)
-            sys.exit(EXIT_SPEC_ERROR)
-        if not as_json:
-            click.echo(f"(no dataset at {missing}: runs found by their row tags; --data DIR)")
+    planned = _planned_rows(expansion, trainings, data_given=data is not None, quiet=as_json)
     rows = [_row_status(r, trainings, evaluations) for r in planned]
     _mark_interrupted(rows, trainings, tracker)
     _add_progress(rows, tracker)
