@@ -2,7 +2,9 @@
 
 CI is ``CI=true`` (what CI services set) or any ``SBR_REQUIRE_*=1`` (what ``.ci/run``
 sets). Outside CI, a test whose optional tool or package is absent may still skip, with
-a reason that says how to make it a failure.
+a reason that says how to make it a failure. CUDA is the exception: CI machines without a
+GPU skip the GPU tests; a GPU machine sets ``SBR_REQUIRE_CUDA=1`` to make them fail
+without one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ def under_ci() -> bool:
 def required(variable: str) -> bool:
     """A tool a test needs must be present: ``<variable>=1`` or CI."""
     return os.environ.get(variable) == "1" or under_ci()
+
+
+def cuda_required() -> bool:
+    """The GPU tests must run (``SBR_REQUIRE_CUDA=1``); plain CI does not imply it."""
+    return os.environ.get("SBR_REQUIRE_CUDA") == "1"
 
 
 def require(module: str) -> ModuleType:

@@ -9,7 +9,16 @@ from typing import Any
 
 import click
 
-from sbr.cli.ablation import _DATA, _PRESET, _SEEDS, _SPECS_DIR, _fail, _load, _table_files
+from sbr.cli.ablation import (
+    _DATA,
+    _PRESET,
+    _SEEDS,
+    _SPECS_DIR,
+    EXIT_SPEC_ERROR,
+    _fail,
+    _load,
+    _table_files,
+)
 from sbr.specs.errors import SpecError
 
 #: Exit status when the tracking store cannot be read.
@@ -90,6 +99,60 @@ def _add_progress(rows: list[dict[str, Any]], tracker: Any) -> None:
         row["iteration"] = steps.get(run_id) if unfinished else None
 
 
+def _without_data(expansion: Any) -> str | None:
+    """The data root of a trial whose dataset cannot be read here (None: all readable)."""
+    return next((t.data_root for t in expansion.trials if t.classes is None and t.data_root), None)
+
+
+def rows_by_tags(expansion: Any, trainings: dict) -> list[Any] | str:
+    """The expansion's rows, with the trial ids of the tracked runs tagged with each row.
+
+    A trial id hashes the dataset's classes, which only the data folder holds; without it
+    the runs are found by their tags instead (``sbr.rows``, ``sbr.seed``, ``sbr.preset``).
+    Returns a one-line error when a row matches the runs of several trials (several
+    datasets, or configs changed since): only ``--data`` tells them apart.
+    """
+    from dataclasses import replace
+
+    from sbr.metrics import TAG_PRESET, TAG_ROWS, TAG_SEED
+    from sbr.tracking.runs import parse_rows
+
+    found: dict[tuple, set[str]] = {}
+    for trial_id, run in trainings.items():
+        tags = run.data.tags
+        for table, row in parse_rows(tags.get(TAG_ROWS)):
+            key = (table, row, tags.get(TAG_SEED), tags.get(TAG_PRESET))
+            found.setdefault(key, set()).add(trial_id)
+    rows = []
+    for row in expansion.rows:
+        preset = expansion.trial(row.trial_id).preset.name
+        ids = sorted(found.get((row.table, row.row_id, str(row.seed), preset), ()))
+        if len(ids) > 1:
+            return (
+                f"{row.table}/{row.row_id} seed {row.seed} has runs of {len(ids)} trials "
+                f"({', '.join(ids)}); pass --data DIR to pick the dataset's"
+            )
+        if ids:
+            suffix = row.eval_id.split("/", 1)[1]
+            row = replace(row, trial_id=ids[0], eval_id=f"{ids[0]}/{suffix}")
+        rows.append(row)
+    return rows
+
+
+def _planned_rows(expansion: Any, trainings: dict, *, data_given: bool, quiet: bool) -> list:
+    """The rows to show; without ``--data`` and without the data, found by their tags."""
+    missing = None if data_given else _without_data(expansion)
+    if missing is None:
+        return list(expansion.rows)
+    planned = rows_by_tags(expansion, trainings)
+    if isinstance(planned, str):
+        click.echo(f"error: {planned}", err=True)
+        sys.exit(EXIT_SPEC_ERROR)
+    if not quiet:
+        click.echo(f"(no dataset at {missing}: runs found by their row tags; --data DIR)")
+    return planned
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -144,7 +207,8 @@ def status(
     evaluations = {}
     for run in reversed(tracker.search({TAG_KIND: KIND_EVALUATION})):  # newest wins
         evaluations[run.data.tags.get(TAG_EVAL)] = run
-    rows = [_row_status(r, trainings, evaluations) for r in expansion.rows]
+    planned = _planned_rows(expansion, trainings, data_given=data is not None, quiet=as_json)
+    rows = [_row_status(r, trainings, evaluations) for r in planned]
     _mark_interrupted(rows, trainings, tracker)
     _add_progress(rows, tracker)
     if as_json:
@@ -158,4 +222,4 @@ def status(
         )
 
 
-__all__ = ["status"]
+__all__ = ["rows_by_tags", "status"]

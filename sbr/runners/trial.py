@@ -6,13 +6,15 @@ parent run); train with MMEngine (resuming from ``last_checkpoint`` in the work 
 when there is one); evaluate (COCO) on the final weights; run the evaluation-only
 variants on the same checkpoint, each as a child run; log artifacts; mark finished.
 On an error the run is tagged failed with the error and the exception propagates
-(launchers retry, and the retry resumes the same run from the checkpoint), as a
+(launchers retry; the retry resumes the same run from the checkpoint, or replaces
+it by a run cut back to the resume point when it holds steps the retry redoes), as a
 :class:`~sbr.runners.failures.DeterministicFailure` when a retry would only repeat it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import resource
 import time
 from collections.abc import Callable, Mapping
@@ -177,12 +179,6 @@ def _launcher(task: TrialTask) -> str:
     return "pytorch" if task.workers > 1 else "none"
 
 
-def _last_logged_step(tracker: Any, run_id: str) -> int:
-    """The last training step whose losses the run holds (0: none)."""
-    history = tracker.metric_history(run_id, f"{LOSS_PREFIX}loss")
-    return max((step for step, _ in history), default=0)
-
-
 def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
     """Train (resuming) and evaluate; returns (runner, hook, start_iter, metrics)."""
     import torch
@@ -196,16 +192,9 @@ def _train(task: TrialTask, tracker: Any, run_id: str, report: Reporter | None):
     runner = build_runner(
         task.config_file, work_dir=work_dir, resume=resume, launcher=_launcher(task)
     )
-    # An interrupted attempt logged steps past its last checkpoint: redoing them must not
-    # log them twice (MLflow appends, so the history would hold two values for a step).
-    logged = _last_logged_step(tracker, run_id) if resume else 0
-
-    def log_new_steps(values: dict, step: int) -> None:
-        if step > logged:
-            tracker.log_metrics(run_id, values, step)
-
+    # The run holds no step past the resume point (run_trial replaced it otherwise).
     hook = _tracking_hook(
-        log=log_new_steps,
+        log=lambda values, step: tracker.log_metrics(run_id, values, step),
         report=report,
         interval=_logger_interval(runner),
     )
@@ -289,11 +278,56 @@ def _log_results(
     tracker.log_text(run_id, Path(checkpoint).resolve().as_uri() + "\n", ARTIFACT_CHECKPOINT_URI)
 
 
+def resume_point(trial_dir: str | Path) -> int:
+    """The iteration a new attempt of the trial resumes from (0: it starts over).
+
+    MMEngine resumes from the checkpoint that ``work/last_checkpoint`` names; an
+    iteration-based checkpoint is ``iter_<N>.pth``, any other is read for its ``meta``.
+    """
+    pointer = Path(trial_dir) / "work" / "last_checkpoint"
+    if not pointer.is_file():
+        return 0
+    checkpoint = Path(pointer.read_text().strip())
+    match = re.fullmatch(r"iter_(\d+)\.pth", checkpoint.name)
+    if match:
+        return int(match.group(1))
+    from sbr.engine.checkpoint import load_from_local_safe
+
+    return int(load_from_local_safe(str(checkpoint), map_location="cpu")["meta"]["iter"])
+
+
+def _open_attempt(task: TrialTask, tracker: Any, reuse: str | None) -> tuple[str, bool]:
+    """(the run this attempt logs into, whether it is new: its parameters are not logged).
+
+    An aborted attempt may have logged steps that the attempt now starting redoes: all
+    of them when there is no checkpoint (it starts over, maybe on another node), those
+    past the checkpoint otherwise. Its run is then replaced by a fresh one that keeps
+    the history up to the resume point (see ``Tracker.replace_run``): every step of
+    the trial holds one value, from the attempt whose weights carried on.
+    """
+    tags = {**task.tags, TAG_STATUS: "running"}
+    where = {"parent": task.parent_run_id, "name": task.trial_id}
+    if reuse is not None:
+        start = resume_point(task.trial_dir)
+        if tracker.last_step(reuse) > start:
+            return tracker.replace_run(reuse, keep_through=start, tags=tags, **where), True
+    return tracker.start_run(tags=tags, run_id=reuse, **where), reuse is None
+
+
 def _open_run(task: TrialTask, tracker: Any) -> tuple[str | None, Any]:
-    """(id of the run to reuse or None, the finished run if the trial is done)."""
+    """(id of the run to reuse or None, the finished run if the trial is done).
+
+    A trial has one unfinished run at most, unless an attempt died while replacing it
+    (``Tracker.replace_run`` copies into the new run, then deletes the old one): the
+    oldest then holds the whole history, and the newer, partial copies are deleted.
+    """
     runs = tracker.search({TAG_TRIAL: task.trial_id, TAG_KIND: "training"})
     done = next((r for r in runs if _is_finished(r)), None)
-    return (runs[0].info.run_id if runs else None), done
+    if done is not None or not runs:
+        return None, done
+    for partial in runs[:-1]:  # newest first
+        tracker.delete_run(partial.info.run_id)
+    return runs[-1].info.run_id, None
 
 
 class _RankZeroWrites:
@@ -381,11 +415,8 @@ def run_trial(
                 task, done.info.run_id, new_run=False, trained=True, metrics=done.data.metrics
             )
         else:
-            tags = {**task.tags, TAG_STATUS: "running"}
-            run_id = tracker.start_run(
-                tags=tags, parent=task.parent_run_id, name=task.trial_id, run_id=reuse
-            )
-            work = TrialWork(task, run_id, new_run=reuse is None)
+            run_id, new_run = _open_attempt(task, tracker, reuse)
+            work = TrialWork(task, run_id, new_run=new_run)
         try:
             outcome = (executor or execute_work)(work, report)
         except BaseException as exc:
@@ -428,5 +459,6 @@ __all__ = [
     "execute_work",
     "format_eta",
     "progress_report",
+    "resume_point",
     "run_trial",
 ]

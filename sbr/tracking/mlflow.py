@@ -11,7 +11,9 @@ Run layout (one MLflow experiment, :data:`sbr.metrics.DEFAULT_EXPERIMENT` by def
   holding the COCO metrics under the same ``coco/...`` keys.
 
 A training run is *finished* when its ``sbr.status`` tag says so; any other run of the
-same trial is reused (never duplicated) when the trial is resumed.
+same trial is reused (never duplicated) when the trial is resumed, or replaced by a
+fresh run (the old one deleted) when the retry redoes steps it had logged
+(:meth:`Tracker.replace_run`), so that a trial's history has one value per step.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ PARENT_TAG = "mlflow.parentRunId"
 #: MLflow 3 rejects longer parameter values.
 MAX_PARAM_CHARS = 6000
 _PARAMS_PER_BATCH = 100
+_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 _DISTRIBUTIONS = {"mmdet": "mmdet", "mmcv": "mmcv", "mmengine": "mmengine", "torch": "torch"}
 
 
@@ -275,6 +278,50 @@ class Tracker:
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """``(step, value)`` of every logged value of ``key``, by step."""
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+
+    def _histories(self, run_id: str) -> dict[str, list[Any]]:
+        """Metric key -> every logged value (MLflow ``Metric``) of the run."""
+        keys = self.client.get_run(run_id).data.metrics
+        return {key: list(self.client.get_metric_history(run_id, key)) for key in keys}
+
+    def last_step(self, run_id: str) -> int:
+        """The highest step at which the run logged any metric (0: none)."""
+        steps = (m.step for history in self._histories(run_id).values() for m in history)
+        return max(steps, default=0)
+
+    def replace_run(
+        self,
+        run_id: str,
+        *,
+        keep_through: int,
+        tags: Mapping[str, str],
+        parent: str | None = None,
+        name: str | None = None,
+    ) -> str:
+        """A fresh run holding ``run_id``'s metric values up to step ``keep_through``;
+        ``run_id`` is deleted (hidden from every search). Returns the new run's id.
+
+        MLflow only appends to a metric's history. A retried attempt that redoes steps
+        an aborted one had logged (after a restart from zero, or past the checkpoint it
+        resumes from) would otherwise leave two values at those steps.
+        """
+        from mlflow.entities import Metric
+
+        kept = [
+            Metric(m.key, m.value, m.timestamp, m.step)
+            for history in self._histories(run_id).values()
+            for m in history
+            if m.step <= keep_through
+        ]
+        new_id = self.start_run(tags=tags, parent=parent, name=name)
+        for start in range(0, len(kept), _METRICS_PER_BATCH):
+            self.client.log_batch(new_id, metrics=kept[start : start + _METRICS_PER_BATCH])
+        self.delete_run(run_id)
+        return new_id
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run: hidden from every search (MLflow keeps it until garbage collection)."""
+        self.client.delete_run(run_id)
 
 
 __all__ = [

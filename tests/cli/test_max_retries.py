@@ -16,7 +16,9 @@ from click.testing import CliRunner
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from sbr import metrics as M
 from sbr.cli.ablation import EXIT_TRIALS_FAILED, run_ablation
+from sbr.tracking.mlflow import Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
 from tiny_trials import SMOKE, write_preset, write_spec  # noqa: E402
@@ -58,8 +60,11 @@ def _row(counter: Path, failures: int) -> str:
         # the default (1) would make 2 attempts: the flag decides. Recovery after a retry
         # and resuming from the checkpoint: tests/runners/test_trial.py
         (0, 5, 1, EXIT_TRIALS_FAILED, "1 failed"),
+        # N = 2 gives 3 attempts (the default would give 2, an off-by-one 2 or 4); each
+        # starts over (no checkpoint before the end), so each replaces the last one's run
+        (2, 5, 3, EXIT_TRIALS_FAILED, "1 failed"),
     ],
-    ids=["0-retries"],
+    ids=["0-retries", "2-retries"],
 )
 def test_max_retries_attempts(
     tmp_path: Path, synth_small: Path, retries, failures, attempts, exit_code, summary
@@ -76,6 +81,9 @@ def test_max_retries_attempts(
     assert summary in result.stdout, result.stdout[-2000:]
     if exit_code:
         assert f"attempt {attempts} fails" in result.stdout  # the last attempt's error
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = tracker.search({M.TAG_KIND: "training"})  # one visible run, whatever N
+    assert [s for s, _ in tracker.metric_history(run.info.run_id, f"{M.LOSS_PREFIX}loss")] == [1]
 
 
 @pytest.fixture(scope="module")

@@ -109,3 +109,64 @@ def test_status_text_states(store: dict) -> None:
         assert f"  {text} " in line, line
     (finished,) = [line for line in lines if store["trial"][("broken", 0)] in line]
     assert "bbox 0.250" in finished and "segm 0.125" in finished
+
+
+@pytest.fixture(scope="module")
+def store_with_classes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Runs of trials whose ids hash a real dataset's classes (two seeds of one row)."""
+    from sbr.data.synth import synthesize
+    from sbr.specs.expand import expand
+    from sbr.specs.presets import load_preset
+    from sbr.specs.schema import load_spec
+    from sbr.tracking.mlflow import KIND_TRAINING, Tracker
+
+    root = tmp_path_factory.mktemp("status_classes")
+    (root / "spec").mkdir()
+    spec, preset = write_spec(root / "spec", GOOD_ROW), write_preset(root)
+    synthesize(root / "data", seed=0, images=4, val_images=2)
+    expansion = expand([load_spec(spec)], load_preset(preset), data_root=str(root / "data"),
+                       seeds=range(2))  # fmt: skip
+    assert all(t.classes for t in expansion.trials)
+    uri = f"sqlite:///{root}/mlflow.db"
+    tracker = Tracker(uri)
+    for trial in expansion.trials:
+        tags = {
+            M.TAG_KIND: KIND_TRAINING, M.TAG_TRIAL: trial.trial_id, M.TAG_ROWS: "tiny/good",
+            M.TAG_STATUS: "finished", M.TAG_SEED: str(trial.seed), M.TAG_PRESET: "tiny",
+        }  # fmt: skip
+        run = tracker.start_run(tags=tags, name=trial.trial_id)
+        tracker.log_metrics(run, {M.BBOX_AP: 0.5 + trial.seed / 10}, 2)
+        tracker.end_run(run)
+    args = [str(spec), "--preset", str(preset), "--seeds", "2", "--tracking-uri", uri, "--json"]
+    return {"args": args, "tracker": tracker, "trials": expansion.trials, "root": root}
+
+
+def test_status_without_the_data_folder_finds_runs_by_their_row_tags(
+    store_with_classes: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the preset's data/synth/ does not exist here
+    result = CliRunner().invoke(status, store_with_classes["args"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {r["trial"]: r for r in json.loads(result.stdout)}
+    for trial in store_with_classes["trials"]:
+        assert rows[trial.trial_id]["status"] == "finished", rows
+        assert rows[trial.trial_id]["bbox_mAP"] == pytest.approx(0.5 + trial.seed / 10)
+
+
+def test_status_without_data_names_the_flag_when_rows_match_several_trials(
+    store_with_classes: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sbr.tracking.mlflow import KIND_TRAINING
+
+    tracker = store_with_classes["tracker"]
+    tags = {M.TAG_KIND: KIND_TRAINING, M.TAG_TRIAL: "0123456789ab", M.TAG_STATUS: "running",
+            M.TAG_ROWS: "tiny/good", M.TAG_SEED: "0", M.TAG_PRESET: "tiny"}  # fmt: skip
+    other = tracker.start_run(tags=tags)  # another dataset's trial of the same row and seed
+    try:
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(status, store_with_classes["args"], catch_exceptions=False)
+    finally:
+        tracker.client.delete_run(other)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "tiny/good seed 0 has runs of 2 trials" in line and "--data DIR" in line, line

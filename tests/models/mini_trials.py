@@ -65,6 +65,15 @@ def logged_losses(work_dir: Path) -> list[float]:
     return losses
 
 
+def logged_loss_keys(work_dir: Path) -> set[str]:
+    """Every loss name MMEngine logged during the training (``vis_data/scalars.json``)."""
+    files = sorted(Path(work_dir).glob("*/vis_data/scalars.json"))
+    if not files:
+        raise FileNotFoundError(f"no vis_data/scalars.json under {work_dir}")
+    records = [json.loads(line) for line in files[-1].read_text().splitlines()]
+    return {key for record in records for key in record if "loss" in key}
+
+
 def iou_share_above(histogram: dict[str, Any], threshold: float = 0.5) -> dict[int, float]:
     """Share of training RoIs with IoU >= ``threshold`` per loop (assignment pass 0)."""
     from sbr.reports.fig3 import loop_series, share_above

@@ -18,15 +18,17 @@ from tests.models.mini_trials import (
     dump,
     final_histogram,
     iou_share_above,
+    logged_loss_keys,
     logged_losses,
     short_schedule,
 )
 
 #: Floor of the R³-CNN naive's bbox AP50 after the mini 1x schedule (300 iterations) on
-#: the synthetic val split. Measured: 0.29-0.33 on 2 cores (torch 2.13 CPU), and the
+#: the synthetic val split. Measured: 0.29-0.33 in this fixture's trainings on 2 cores
+#: (torch 2.13 CPU); `make demo`'s training of the same row gave 0.372 (seed 0) and 0.309
+#: on another random stream (README, "The science on a CPU"): 0.29-0.37 in all. The
 #: smoke Mask R-CNN of the same scale reaches 0.25; an untrained or broken model scores
-#: < 0.02. 0.2 is the demo's promise for every Table 4 row and leaves room for the
-#: numeric differences of other CPUs.
+#: < 0.02. 0.2 leaves room for the numeric differences of other CPUs.
 R3_BBOX_AP50_FLOOR = 0.2
 #: Its segm AP50 (measured 0.25-0.30); mask learning is checked, not tuned.
 R3_SEGM_AP50_FLOOR = 0.12
@@ -81,9 +83,13 @@ def test_paper_model_trains_and_evaluates(synth_root, tmp_path, table, row, iter
     result = _train_briefly(cfg, tmp_path, losses)
     assert len(losses) == iters
     assert all(math.isfinite(loss) for loss in losses), losses
-    quarter = max(1, iters // 4)
-    first, last = sum(losses[:quarter]) / quarter, sum(losses[-quarter:]) / quarter
-    assert last < first, losses
+    # every loop of the composed model trained, and no other (losses s0. ... s{L-1}.),
+    # and the Mask IoU branch where the model has one
+    keys = logged_loss_keys(result.work_dir)
+    loops = cfg.model.roi_head.num_stages
+    assert {f"s{t}.loss_cls" for t in range(loops)} <= keys, sorted(keys)
+    assert f"s{loops}.loss_cls" not in keys, sorted(keys)
+    assert ("loss_mask_iou" in keys) is bool(cfg.model.roi_head.get("mask_iou_head")), keys
     assert BBOX_AP50 in result.metrics and SEGM_AP50 in result.metrics
     assert all(math.isfinite(v) for v in result.metrics.values()), result.metrics
 

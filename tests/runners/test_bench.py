@@ -7,6 +7,7 @@ from real runs (a benchmark whose trainings failed raises instead of printing a 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -27,19 +28,29 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def test_ratio_and_overhead_of_hand_made_timings() -> None:
+    from sbr.runners.bench import OrchestrationBench
+
+    result = OrchestrationBench(trials=2, iters=1, bare_s=10.0, sbr_s=15.0)
+    assert (result.ratio, result.overhead_per_trial_s) == (1.5, 2.5)
+    assert result.lines()[1:] == [
+        "bare Ray Tune: 10.0 s, sbr: 15.0 s",
+        "ratio sbr/bare: 1.50, overhead per trial: +2.5 s",
+    ]
+
+
 def test_orchestration_bench_measures_both_runs(tiny_data: Path) -> None:
     require("ray")
     args = ["orchestration", "--data", str(tiny_data), "--trials", "1", "--iters", "1",
             "--num-cpus", "2"]  # fmt: skip
+    start = time.perf_counter()
     result = CliRunner().invoke(bench, args, catch_exceptions=False)
+    elapsed = time.perf_counter() - start
     assert result.exit_code == 0, result.output
     times = re.search(r"bare Ray Tune: ([\d.]+) s, sbr: ([\d.]+) s", result.stdout)
-    ratio = re.search(
-        r"ratio sbr/bare: ([\d.]+), overhead per trial: ([+-][\d.]+) s", result.stdout
-    )
-    assert times and ratio, result.stdout
+    assert times, result.stdout
     bare, sbr = float(times[1]), float(times[2])
-    assert bare > 0 and sbr > 0
-    assert float(ratio[1]) == pytest.approx(sbr / bare, abs=0.02)
-    assert float(ratio[2]) == pytest.approx(sbr - bare, abs=0.1)
+    # Both are wall times of runs inside this command, one after the other; sbr's run
+    # trains the same iteration as the bare one, then evaluates and logs to MLflow.
+    assert 0 < bare < sbr and bare + sbr <= elapsed + 0.1, (bare, sbr, elapsed)
     assert "1 trials x 1 iterations" in result.stdout

@@ -7,9 +7,11 @@ on a CPU); the profile's component selection is checked on SBR-CNN's real module
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import torch
+from ci_gate import cuda_required
 from click.testing import CliRunner
 
 from sbr.cli import main
@@ -34,6 +36,7 @@ from sbr.runners.bench_models import (
     spec_models,
 )
 
+REQUIRE_CUDA = cuda_required()
 SMOKE = BenchModel("smoke", "smoke/mask-rcnn_r18_fpn_smoke.py", "smoke Mask R-CNN")
 JSON_FIELDS = {
     "infer_img_s", "train_step_s", "peak_mem_mb", "infer_ratio_htc", "train_ratio_htc",
@@ -139,8 +142,14 @@ def test_measure_model_on_the_smoke_model(small_inputs):
     settings = BenchSettings(size=(64, 96), warmup=1, images=2, train_warmup=1, train_steps=1,
                              profile=True)  # fmt: skip
     lines: list[str] = []
+    start = time.perf_counter()
     result = measure_model(SMOKE, settings, small_inputs, paper_speed=11.6, progress=lines.append)
-    assert result.infer_img_s > 0 and result.train_step_s > 0 and result.peak_mem_mb >= 0
+    elapsed = time.perf_counter() - start
+    # The timed passes happen inside this call: their seconds (images / img/s, steps x
+    # s/step) fit in its wall time; a rate reported upside down or in other units does not.
+    timed = settings.images / result.infer_img_s + settings.train_steps * result.train_step_s
+    assert 0 < timed < elapsed, (result.infer_img_s, result.train_step_s, elapsed)
+    assert result.peak_mem_mb >= 0
     assert result.detections_per_image > 0  # score_thr 0: untrained models still detect
     assert any("img/s" in line for line in lines) and any("s/step" in line for line in lines)
     payload = json.loads(json.dumps(ModelsBench(settings, [result]).to_json()))
@@ -184,16 +193,22 @@ def test_peak_memory_on_cpu_sees_an_allocation():
     assert memory.peak_mb >= 32
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(
+    not torch.cuda.is_available() and not REQUIRE_CUDA,
+    reason="needs a CUDA device (SBR_REQUIRE_CUDA=1 makes this a failure)",
+)
 def test_cuda_timing_and_memory(small_inputs):
     from sbr.runners.speed import time_inference
 
     model = build_bench_model(SMOKE.config, "cuda")
     cuda_batches = small_inputs[0]
+    start = time.perf_counter()
     with PeakMemory(torch.device("cuda")) as memory:
         timing = time_inference(model, cuda_batches, 1, 2)
-    assert timing.device.startswith("cuda") and timing.images_per_s > 0
-    assert memory.peak_mb > 0
+    elapsed = time.perf_counter() - start
+    assert timing.device.startswith("cuda")
+    assert 0 < 2 / timing.images_per_s < elapsed  # 2 timed images, inside this call
+    assert memory.peak_mb > 0  # the model's weights alone are on the device
 
 
 def test_cli_lists_models():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ci_gate import require
+from ci_gate import cuda_required, require
 from tiny_trials import GOOD_ROW, VARIANT_ROW, tiny_expansion, two_node_cluster
 
 from sbr import metrics as M
@@ -144,6 +144,9 @@ def test_trained_work_outcome_is_written_by_rank_zero_only(
     assert task.threads == 1  # 2 CPUs over 2 workers
 
 
+REQUIRE_CUDA = cuda_required()
+
+
 def _cuda_devices() -> int:
     import torch
 
@@ -151,7 +154,10 @@ def _cuda_devices() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_cuda_devices() < 2, reason="needs 2 CUDA GPUs (NCCL data-parallel)")
+@pytest.mark.skipif(
+    _cuda_devices() < 2 and not REQUIRE_CUDA,
+    reason="needs 2 CUDA GPUs for NCCL data-parallel (SBR_REQUIRE_CUDA=1 makes this a failure)",
+)
 def test_data_parallel_trial_on_two_gpus_with_nccl(tmp_path: Path) -> None:
     """The GPU path: one Ray Train worker per GPU, NCCL, CUDA DDP, rank 0 logging."""
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher

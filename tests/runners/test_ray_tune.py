@@ -1,4 +1,5 @@
-"""Trials as Ray Tune trials on a real local Ray: a killed worker is retried and resumes."""
+"""Trials as Ray Tune trials on a real local Ray: a killed worker is retried, and its
+trial's MLflow history holds one value per step whether the retry resumes or starts over."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ci_gate import require
-from tiny_trials import GOOD_ROW, tiny_expansion, two_node_cluster
+from tiny_trials import EVEN_ROW, GOOD_ROW, RESTART_ROW, tiny_expansion, two_node_cluster
 
 from sbr import metrics as M
 from sbr.runners.base import Fault
@@ -15,19 +16,32 @@ from sbr.runners.execute import RunSettings, run_expansion
 pytestmark = pytest.mark.slow
 
 
-def test_killed_trial_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+ITERS = 4
+#: (row, SIGKILL before this iteration, iteration the retry starts from, steps it aborted)
+KILLS = {
+    "restart": (RESTART_ROW, 2, 0, [1, 2]),  # before the first checkpoint: starts over
+    "even": (EVEN_ROW, 3, 2, [1, 2, 3]),  # past the checkpoint of iteration 2
+}
+
+
+def test_killed_trial_workers_are_retried_with_one_value_per_step(tmp_path: Path) -> None:
+    """A real SIGKILL of each trial's Ray worker, before and after its first checkpoint:
+    the retry finishes it, and MLflow holds one finished run with loss steps 1..N once."""
     require("ray")
+    from mlflow.entities import ViewType
+
     from sbr.data.synth import synthesize
     from sbr.runners.ray_tune import RaySettings, RayTuneLauncher
     from sbr.tracking.mlflow import Tracker, default_tracking_uri
 
     synthesize(tmp_path / "data", seed=0, images=8, val_images=4)
-    expansion = tiny_expansion(tmp_path / "spec", tmp_path / "data", GOOD_ROW, seed=1)
-    trial = expansion.trials[0].trial_id
+    rows = [row for row, *_ in KILLS.values()]
+    expansion = tiny_expansion(tmp_path / "spec", tmp_path / "data", *rows, seed=1, iters=ITERS)
+    trials = {r.row_id: r.trial_id for r in expansion.rows}
     settings = RunSettings(
         storage=tmp_path / "store",
         tracking_uri=default_tracking_uri(tmp_path),
-        faults={trial: Fault(at_iter=1, kill=True)},  # SIGKILL of the Ray worker process
+        faults={trials[k]: Fault(at_iter=at, kill=True) for k, (_, at, *_) in KILLS.items()},
     )
     launcher = RayTuneLauncher(
         RaySettings(
@@ -36,15 +50,31 @@ def test_killed_trial_worker_is_retried_and_resumes_from_its_checkpoint(tmp_path
     )
     result = run_expansion(expansion, settings=settings, launcher=launcher)
 
-    (outcome,) = result.outcomes
-    assert outcome.status == "finished", outcome.error
-    assert (outcome.start_iter, outcome.end_iter) == (1, 2)
     tracker = Tracker(settings.tracking_uri)
-    (run,) = tracker.search({M.TAG_TRIAL: trial, M.TAG_KIND: "training"})
-    assert run.data.tags[M.TAG_STATUS] == "finished"
-    steps = [s for s, _ in tracker.metric_history(run.info.run_id, f"{M.LOSS_PREFIX}loss")]
-    assert steps == [1, 2]
-    assert M.BBOX_AP in run.data.metrics
+    outcomes = {o.trial_id: o for o in result.outcomes}
+    loss = f"{M.LOSS_PREFIX}loss"
+    for name, (_, _, start, aborted) in KILLS.items():
+        trial = trials[name]
+        assert (settings.storage / trial / ".faults").read_text() == "1"  # it was killed
+        outcome = outcomes[trial]
+        assert outcome.status == "finished", outcome.error
+        assert (outcome.start_iter, outcome.end_iter) == (start, ITERS), name
+        (run,) = tracker.search({M.TAG_TRIAL: trial, M.TAG_KIND: "training"})
+        assert (run.info.status, run.data.tags[M.TAG_STATUS]) == ("FINISHED", "finished")
+        assert M.BBOX_AP in run.data.metrics
+        history = tracker.metric_history(run.info.run_id, loss)
+        assert [s for s, _ in history] == list(range(1, ITERS + 1)), (name, history)
+        lr = tracker.metric_history(run.info.run_id, M.METRIC_LR)
+        assert [s for s, _ in lr] == list(range(1, ITERS + 1)), (name, lr)
+        # The killed attempt's run is deleted; the kept steps are its values.
+        (old,) = tracker.client.search_runs(
+            [tracker.experiment_id],
+            f"tags.`{M.TAG_TRIAL}` = '{trial}'",
+            run_view_type=ViewType.DELETED_ONLY,
+        )
+        old_history = tracker.metric_history(old.info.run_id, loss)
+        assert [s for s, _ in old_history] == aborted, (name, old_history)
+        assert history[:start] == old_history[:start], name
     import ray
 
     assert not ray.is_initialized()  # the launcher shut down the Ray it started

@@ -2,7 +2,7 @@
 
 A trial failing before its first iteration, or failing twice with the same error, is
 reported at once; a killed worker is still retried and resumed
-(``test_ray_tune.py::test_killed_trial_worker_is_retried_and_resumes_from_its_checkpoint``).
+(``test_ray_tune.py::test_killed_trial_workers_are_retried_with_one_value_per_step``).
 """
 
 from __future__ import annotations

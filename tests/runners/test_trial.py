@@ -242,3 +242,48 @@ def test_interrupted_evaluation_only_variant_is_resumed_not_duplicated(
     assert resumed.data.tags[M.TAG_STATUS] == "finished" and resumed.info.status == "FINISHED"
     assert M.BBOX_AP in resumed.data.metrics
     assert len(lab.runs(0)) == 1
+
+
+def test_resume_point_is_the_iteration_of_the_last_checkpoint(tmp_path: Path) -> None:
+    import torch
+
+    from sbr.runners.trial import resume_point
+
+    work = tmp_path / "work"
+    assert resume_point(tmp_path) == 0  # no checkpoint: a retry starts over
+    work.mkdir()
+    (work / "last_checkpoint").write_text(f"{work / 'iter_6.pth'}\n")
+    assert resume_point(tmp_path) == 6
+    torch.save({"meta": {"iter": 9, "epoch": 1}}, work / "epoch_1.pth")
+    (work / "last_checkpoint").write_text(str(work / "epoch_1.pth"))
+    assert resume_point(tmp_path) == 9  # not named by its iteration: read from its meta
+
+
+def test_an_attempt_that_died_while_replacing_its_run_leaves_one_run(tmp_path: Path) -> None:
+    """Killed between copying into the new run and deleting the old one: the next attempt
+    keeps the oldest run (the whole history), deletes the partial copy, then replaces it."""
+    from sbr.runners.base import TrialTask
+    from sbr.runners.trial import _open_attempt, _open_run
+    from sbr.tracking.mlflow import Tracker, default_tracking_uri
+
+    tracker = Tracker(default_tracking_uri(tmp_path))
+    tags = {M.TAG_TRIAL: "t1", M.TAG_KIND: "training", M.TAG_STATUS: "running"}
+    whole = tracker.start_run(tags=tags)
+    for step in (1, 2, 3):
+        tracker.log_metrics(whole, {"train/loss": float(step)}, step)
+    partial = tracker.start_run(tags=tags)  # newer: the copy the dead attempt began
+    tracker.log_metrics(partial, {"train/loss": 1.0}, 1)
+    task = TrialTask(
+        trial_id="t1", trial_dir=str(tmp_path), config_file="unused.py", evaluations=(),
+        tags=tags, params={}, cpus=1, tracking_uri=tracker.uri,
+        experiment_id=tracker.experiment_id,
+    )  # fmt: skip
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "last_checkpoint").write_text(str(tmp_path / "work" / "iter_2.pth"))
+
+    reuse, done = _open_run(task, tracker)
+    assert (reuse, done) == (whole, None)
+    run_id, new = _open_attempt(task, tracker, reuse)
+    (run,) = tracker.search({M.TAG_TRIAL: "t1"})
+    assert run.info.run_id == run_id not in (whole, partial) and new
+    assert tracker.metric_history(run_id, "train/loss") == [(1, 1.0), (2, 2.0)]

@@ -23,6 +23,21 @@ GOOD_ROW = f"""\
     overrides: {{default_hooks.checkpoint.interval: 1}}
     paper: {{B_AP: 1.0}}
 """
+#: Checkpoints at the end only (the smoke config's interval is 100): a retry starts over.
+RESTART_ROW = f"""\
+  - id: restart
+    label: Mask no checkpoint
+    config: {SMOKE}
+    paper: {{B_AP: 1.0}}
+"""
+#: Checkpoints every second iteration: a retry resumes from the last even iteration.
+EVEN_ROW = f"""\
+  - id: even
+    label: Mask checkpoint 2
+    config: {SMOKE}
+    overrides: {{default_hooks.checkpoint.interval: 2}}
+    paper: {{B_AP: 1.0}}
+"""
 #: Same training as GOOD_ROW, evaluated with fewer detections (an evaluation-only variant).
 VARIANT_ROW = f"""\
   - id: variant
@@ -70,11 +85,14 @@ def write_spec(folder: Path, *rows: str, name: str = "tiny", seed: int = 0) -> P
     return path
 
 
-def tiny_expansion(folder: Path, data_root: Path, *rows: str, seed: int = 0) -> Expansion:
-    """Expansion of a tiny spec with ``rows`` on the tiny preset."""
+def tiny_expansion(
+    folder: Path, data_root: Path, *rows: str, seed: int = 0, iters: int = 2
+) -> Expansion:
+    """Expansion of a tiny spec with ``rows`` on the tiny preset (``iters`` iterations)."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = load_spec(write_spec(folder, *rows, seed=seed))
-    return expand([spec], load_preset(write_preset(folder)), data_root=str(data_root))
+    preset = load_preset(write_preset(folder, iters=iters))
+    return expand([spec], preset, data_root=str(data_root))
 
 
 @contextlib.contextmanager

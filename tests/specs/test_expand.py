@@ -6,6 +6,7 @@ Nothing here needs torch, ray, mlflow, mmengine or mmdet (asserted in a subproce
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,10 @@ def test_hash_is_deterministic_and_order_independent_for_dict_keys() -> None:
     assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
     assert content_hash({"a": 1}) != content_hash({"a": 1.5})
     assert len(content_hash({})) == 12
+    # hand-computed: sorted keys, no spaces, non-ASCII escaped (ids do not depend on locale)
+    text = '{"a":[1,2],"b":"R\\u00b3"}'
+    assert content_hash({"b": "R³", "a": [1, 2]}) == hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert content_hash([1], chars=8) == hashlib.sha256(b"[1]").hexdigest()[:8]
 
 
 @pytest.mark.parametrize(
@@ -199,3 +204,70 @@ def test_readme_example_is_a_valid_spec(tmp_path: Path, paper) -> None:
     result = expand([spec], paper)
     # 1 row + a grid of 2 train x 2 eval values, each with seeds 0 and 1.
     assert (len(result.rows), len(result.trials), len(result.evaluations)) == (10, 6, 10)
+
+
+@pytest.mark.parametrize(
+    ("paper_speed", "assumed", "expected"),
+    [
+        pytest.param(11.6, 5.0, 11.6, id="printed-speed-wins"),
+        pytest.param(7, None, 7.0, id="integer-speed"),
+        pytest.param(0.5, 5.0, 0.5, id="slow-model"),
+        pytest.param(None, 5.0, 5.0, id="lost-speed-row-assumption"),
+        pytest.param(0.0, 5.0, 5.0, id="zero-is-no-speed"),
+        pytest.param(True, 5.0, 5.0, id="a-flag-is-no-speed"),
+        pytest.param("n/a", None, 2.5, id="text-spec-default"),
+    ],
+)
+def test_row_speed_for_the_cost_estimate(paper, paper_speed, assumed, expected) -> None:
+    from sbr.specs.schema import Defaults
+
+    row = _with(paper=(("Speed", paper_speed),), assumed_speed=assumed)
+    spec = dataclasses.replace(_spec(row), defaults=Defaults(assumed_speed=2.5))
+    (planned,) = expand([spec], paper).rows
+    assert planned.speed == expected and isinstance(planned.speed, float)
+
+
+def test_planned_rows_carry_table_seed_and_columns(paper) -> None:
+    spec = dataclasses.replace(_spec(BASE, seeds=(3, 4)), name="tbl", columns=("B_AP", "H"))
+    result = expand([spec], paper)
+    assert [(r.table, r.row_id, r.seed, r.columns) for r in result.rows] == [
+        ("tbl", "r", 3, ("B_AP", "H")),
+        ("tbl", "r", 4, ("B_AP", "H")),
+    ]
+    assert [t.seed for t in result.trials] == [3, 4]
+    assert "preset=" not in repr(result.trials[0])  # the preset is long: left out of reprs
+    assert result.trial(result.rows[1].trial_id) is result.trials[1]
+    assert result.evaluations[0].eval_id == f"{result.trials[0].trial_id}/final"
+
+
+def test_expansion_results_are_immutable(paper) -> None:
+    """Trials are shared by several rows and hashed: nothing may change one in place."""
+    result = expand([_spec(BASE)], paper)
+    for obj, name in [
+        (result, "rows"),
+        (result.trials[0], "seed"),
+        (result.evaluations[0], "eval_id"),
+        (result.rows[0], "seed"),
+    ]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, None)
+
+
+def test_evaluation_suffix_hashes_the_eval_overrides() -> None:
+    from sbr.specs.expand import evaluation_suffix
+
+    assert evaluation_suffix(()) == "final"
+    expected = hashlib.sha256(b'[["model.x",2]]').hexdigest()[:8]  # hand-computed
+    assert evaluation_suffix((Override("model.x", 2),)) == f"eval-{expected}"
+
+
+def test_grid_labels_name_each_axis_by_its_last_key() -> None:
+    grid = Grid(
+        id="g",
+        label="L",
+        config=NAIVE,
+        axes=((Override("model.roi_head.num_stages", None), (2,)), (Override("lr", None), (0.1,))),
+    )
+    (row,) = grid_rows(grid)
+    assert row.label == "L (num_stages=2, lr=0.1)"
+    assert row.overrides == (Override("model.roi_head.num_stages", 2), Override("lr", 0.1))

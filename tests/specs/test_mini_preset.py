@@ -17,24 +17,67 @@ from sbr.specs.schema import load_spec, resolve_spec_file
 TABLES = [f"table{n}" for n in range(2, 12)]
 
 
+def _expand(preset, tables=TABLES):
+    specs = [load_spec(resolve_spec_file(name)) for name in tables]
+    return expand(specs, preset, data_root="data/synth")
+
+
 @pytest.fixture(scope="module")
 def mini_expansion():
-    specs = [load_spec(resolve_spec_file(name)) for name in TABLES]
-    return expand(specs, load_preset("mini"), data_root="data/synth")
+    return _expand(load_preset("mini"))
 
 
-def test_mini_preset_file() -> None:
+def test_mini_shrinks_every_model_to_the_smoke_config_scale() -> None:
+    """The rule's CPU scale is the smoke Mask R-CNN's (the config shown to learn the data),
+    read from that config file, and its schedules keep the paper's ratios."""
+    from mmengine.config import Config
+
+    from sbr.engine.config import resolve_config_path
+
+    smoke = Config.fromfile(str(resolve_config_path("smoke/mask-rcnn_r18_fpn_smoke"))).model
     preset = load_preset("mini")
     rule = preset.shrink
-    assert (rule.width, rule.reference_width, rule.factor) == (64, 256, 0.25)
-    assert (rule.backbone_depth, rule.base_channels) == (18, 32)  # the smoke config's backbone
-    assert (rule.anchor_scales, rule.rcnn_samples) == ((4,), 64)
-    assert {name: s.iters for name, s in preset.schedules.items()} == {
-        "1x": 300,
-        "3x": 900,  # three times the 1x schedule, as in the paper
-        "90k": 300,
-    }
-    assert preset.identity()["shrink"] == preset.shrink.identity()
+    assert (rule.backbone_depth, rule.base_channels) == (
+        smoke.backbone.depth,
+        smoke.backbone.base_channels,
+    )
+    assert rule.width == smoke.neck.out_channels
+    assert list(rule.anchor_scales) == list(smoke.rpn_head.anchor_generator.scales)
+    assert (rule.rpn_samples, rule.rcnn_samples) == (
+        smoke.train_cfg.rpn.sampler.num,
+        smoke.train_cfg.rcnn.sampler.num,
+    )
+    iters = {name: s.iters for name, s in preset.schedules.items()}
+    assert iters["3x"] == 3 * iters["1x"] and iters["90k"] == iters["1x"]  # as in the paper
+    for name, schedule in preset.schedules.items():  # lr x 0.1 at 80 % of each schedule
+        (steps,) = [o.value for o in schedule.overrides if o.path == "param_scheduler"]
+        (milestones,) = [s["milestones"] for s in steps if s["type"] == "MultiStepLR"]
+        assert milestones == [int(0.8 * iters[name])], name
+
+
+def test_the_shrink_rule_is_part_of_every_mini_trial_id() -> None:
+    """Another rule (here: a wider FPN) is another training, hence other trial ids."""
+    import dataclasses
+
+    preset = load_preset("mini")
+    wider = dataclasses.replace(preset, shrink=dataclasses.replace(preset.shrink, width=128))
+    ids = {t.trial_id for t in _expand(preset, ["table4"]).trials}
+    assert ids and not ids & {t.trial_id for t in _expand(wider, ["table4"]).trials}
+
+
+def _shared_trainings(expansion) -> list[list[tuple[str, str, int]]]:
+    """The rows grouped by the training they share: (table, row, seed) per group."""
+    groups: dict[str, set[tuple[str, str, int]]] = {}
+    for row in expansion.rows:
+        groups.setdefault(row.trial_id, set()).add((row.table, row.row_id, row.seed))
+    return sorted(sorted(group) for group in groups.values())
+
+
+def test_mini_shares_trainings_between_rows_exactly_as_the_paper_preset(mini_expansion) -> None:
+    """Shrinking neither merges two trainings of the paper nor splits one of them."""
+    paper = _expand(load_preset("paper"))
+    assert _shared_trainings(mini_expansion) == _shared_trainings(paper)
+    assert len(mini_expansion.trials) < len(mini_expansion.rows)  # some rows share
 
 
 def test_presets_without_shrink_keep_their_identity() -> None:
@@ -85,12 +128,11 @@ def test_mini_trials_differ_from_smoke_trials(mini_expansion) -> None:
 
 @pytest.mark.slow
 def test_every_paper_training_builds_under_mini(mini_expansion) -> None:
-    """All 56 unique trainings of Tables 2-11: composed, shrunk and built on the CPU."""
+    """All unique trainings of Tables 2-11 (56): composed, shrunk and built on the CPU."""
     from sbr.specs.compose import ConfigCache, compose_trial_config
     from sbr.specs.validate import build_and_count
 
     cache = ConfigCache()
-    assert len(mini_expansion.trials) == 56
     counts = {}
     for trial in mini_expansion.trials:
         cfg = compose_trial_config(trial, cache=cache)
@@ -106,7 +148,9 @@ def test_every_paper_training_builds_under_mini(mini_expansion) -> None:
 
 
 @pytest.mark.slow
-def test_dry_run_gives_the_cpu_cost_of_the_whole_study(tmp_path: Path, synth_root: Path) -> None:
+def test_dry_run_gives_the_cpu_cost_of_the_whole_study(
+    tmp_path: Path, synth_root: Path, mini_expansion
+) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "sbr", "run-ablation", "all", "--preset", "mini", "--dry-run",
          "--json", "--no-params", "--data", str(synth_root),
@@ -114,7 +158,7 @@ def test_dry_run_gives_the_cpu_cost_of_the_whole_study(tmp_path: Path, synth_roo
         capture_output=True, text=True, check=True, cwd=tmp_path,
     )  # fmt: skip
     plan = json.loads(out.stdout)
-    assert plan["preset"] == "mini" and plan["trainings"] == 56
+    assert plan["preset"] == "mini" and plan["trainings"] == len(mini_expansion.trials)
     estimate = plan["estimate"]
     assert estimate["unit"] == "cpu_minutes"
     # calibrated on this machine: the whole study costs CPU-hours, dedup saves some of them

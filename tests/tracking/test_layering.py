@@ -29,10 +29,10 @@ def test_tracking_does_not_import_reports(path: Path) -> None:
     assert not upward, f"{path.name} imports {upward}"
 
 
-def test_reports_read_the_schema_of_the_tracking_layer() -> None:
-    from sbr.reports import aggregate
+def test_an_empty_store_gives_a_frame_with_the_tidy_schema() -> None:
     from sbr.tracking import runs
 
-    assert aggregate.TIDY_COLUMNS is runs.TIDY_COLUMNS
     assert list(runs.empty_tidy().columns) == list(runs.TIDY_COLUMNS)
     assert list(runs.runs_to_frame([]).columns) == list(runs.TIDY_COLUMNS)
+    parent_only = runs.RunRecord("p", {"sbr.kind": "ablation"}, {"x": 1.0})  # serves no row
+    assert runs.runs_to_frame([parent_only]).empty

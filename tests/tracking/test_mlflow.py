@@ -73,6 +73,29 @@ def test_reopening_a_run_reuses_it_and_statuses_follow_the_tag(tmp_path: Path) -
     assert tracker.statuses(["abc", "other"]) == {"abc": "finished"}
 
 
+def test_replacing_a_run_keeps_its_history_up_to_a_step_and_deletes_it(tmp_path: Path) -> None:
+    tracker = Tracker(default_tracking_uri(tmp_path))
+    old = tracker.start_run(tags={M.TAG_TRIAL: "abc", M.TAG_KIND: "training"})
+    for step in (1, 2, 3, 4):
+        tracker.log_metrics(old, {"train/loss": 10.0 - step, "lr": 0.1 * step}, step)
+    tracker.log_metrics(old, {"train/loss": 99.0}, 2)  # a second value at a kept step stays
+    assert tracker.last_step(old) == 4
+    parent = tracker.start_run(tags={M.TAG_KIND: "ablation"})
+    tags = {M.TAG_TRIAL: "abc", M.TAG_KIND: "training", M.TAG_STATUS: "running"}
+    new = tracker.replace_run(old, keep_through=2, tags=tags, parent=parent, name="abc")
+
+    (run,) = tracker.search({M.TAG_TRIAL: "abc"})  # the old run is deleted, not listed
+    assert run.info.run_id == new != old
+    assert tracker.client.get_run(old).info.lifecycle_stage == "deleted"
+    assert tracker.metric_history(new, "train/loss") == [(1, 9.0), (2, 8.0), (2, 99.0)]
+    assert tracker.metric_history(new, "lr") == [(1, pytest.approx(0.1)), (2, pytest.approx(0.2))]
+    assert run.data.tags[M.TAG_STATUS] == "running" and run.info.run_name == "abc"
+    assert run.data.tags["mlflow.parentRunId"] == parent
+    assert tracker.last_step(new) == 2
+    empty = tracker.replace_run(new, keep_through=0, tags=tags)  # a restart from zero
+    assert tracker.last_step(empty) == 0 and tracker.client.get_run(empty).data.metrics == {}
+
+
 @pytest.fixture
 def mlflow_server(tmp_path: Path):
     """A real ``mlflow server`` on a free localhost port (sqlite backend in tmp_path)."""
