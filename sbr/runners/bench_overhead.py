@@ -59,6 +59,7 @@ class PathTiming:
     torch_threads: int
     env: Mapping[str, str] = field(default_factory=dict)
     hooks_s: Mapping[str, float] = field(default_factory=dict)
+    nice: int = 0
 
     @property
     def s_per_iter(self) -> float:
@@ -83,6 +84,7 @@ class PathTiming:
             torch_threads=int(record["torch_threads"]),
             env=dict(record.get("env", {})),
             hooks_s=dict(record.get("hooks_s", {})),
+            nice=int(record.get("nice", 0)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -95,6 +97,7 @@ class PathTiming:
             "s_per_iter": self.s_per_iter,
             "cpu_use": self.cpu_use,
             "torch_threads": self.torch_threads,
+            "nice": self.nice,
             "env": dict(self.env),
             "hooks_s": dict(self.hooks_s),
         }
@@ -177,7 +180,8 @@ def _report_lines(bench: OverheadBench) -> list[str]:
     for path in bench.paths:
         first = bench.rounds[0][path]
         ratio = f"{bench.ratio(path):6.2f}" if has_bare else f"{'-':>6}"
-        env = " ".join(f"{k}={v}" for k, v in sorted(first.env.items())) or "-"
+        env = [f"{k}={v}" for k, v in sorted(first.env.items())]
+        env = " ".join(env + ([f"nice={first.nice}"] if first.nice else [])) or "-"
         lines.append(
             f"{PATH_LABELS[path]:22} {bench.s_per_iter(path):7.3f} {bench.cpu_use(path):8.2f} "
             f"{first.torch_threads:8d} {ratio}  {env}"

@@ -9,6 +9,7 @@ that run's timings. No timing threshold is asserted.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,7 @@ def test_overhead_bench_times_every_path_for_real(tmp_path: Path) -> None:
     for path, timing in timings.items():
         assert timing["iters"] == 1 and timing["wall_s"] > 0 and timing["cpu_s"] > 0
         assert timing["torch_threads"] >= 1
+        assert timing["nice"] == os.nice(0), path  # Ray's workers too: not niced down
         ratio = timing["wall_s"] / timing["iters"] / bare
         assert report["summary"][path]["ratio"] == pytest.approx(ratio)
     for path in ("train", "local", "ray"):  # the Runner paths break their hooks down

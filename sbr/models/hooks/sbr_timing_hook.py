@@ -22,8 +22,10 @@ TIMING_FILE = "sbr_timing.json"
 
 
 def thread_settings() -> dict[str, Any]:
-    """torch's thread counts and the thread-related environment of this process."""
+    """torch's thread counts, the thread-related environment and the niceness of this
+    process (Ray starts its workers at niceness 15 unless told otherwise)."""
     return {
+        "nice": os.nice(0),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "env": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
