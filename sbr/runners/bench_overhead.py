@@ -60,6 +60,9 @@ class PathTiming:
     env: Mapping[str, str] = field(default_factory=dict)
     hooks_s: Mapping[str, float] = field(default_factory=dict)
     nice: int = 0
+    #: Evaluation wall seconds and each hook's seconds in ``before/after_val_epoch``.
+    val_s: float = 0.0
+    val_hooks_s: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def s_per_iter(self) -> float:
@@ -85,6 +88,8 @@ class PathTiming:
             env=dict(record.get("env", {})),
             hooks_s=dict(record.get("hooks_s", {})),
             nice=int(record.get("nice", 0)),
+            val_s=float(record.get("val", {}).get("wall_s", 0.0)),
+            val_hooks_s=dict(record.get("val", {}).get("hooks_s", {})),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -100,6 +105,8 @@ class PathTiming:
             "nice": self.nice,
             "env": dict(self.env),
             "hooks_s": dict(self.hooks_s),
+            "val_s": self.val_s,
+            "val_hooks_s": dict(self.val_hooks_s),
         }
 
 
@@ -194,6 +201,23 @@ def _report_lines(bench: OverheadBench) -> list[str]:
         for name in sorted({n for ms in table.values() for n in ms}):
             cells = "".join(f"{table[p].get(name, 0.0):22.2f}" for p in hooked)
             lines.append(f"{name:28}{cells}")
+    lines.extend(_evaluation_lines(bench, hooked))
+    return lines
+
+
+def _evaluation_lines(bench: OverheadBench, paths: Sequence[str]) -> list[str]:
+    """The evaluation of each Runner path (first round; not part of the ratios)."""
+    lines = []
+    for path in paths:
+        timing = bench.rounds[0][path]
+        if not timing.val_s:
+            continue
+        slow = sorted(timing.val_hooks_s.items(), key=lambda kv: -kv[1])
+        hooks = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in slow if seconds >= 0.005)
+        lines.append(
+            f"evaluation, {PATH_LABELS[path]}: {timing.val_s:.1f} s; hooks in "
+            f"before/after_val_epoch: {hooks or 'none over 5 ms'}"
+        )
     return lines
 
 

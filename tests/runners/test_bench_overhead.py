@@ -141,3 +141,6 @@ def test_overhead_bench_times_every_path_for_real(tmp_path: Path) -> None:
         assert "SBRIoUHistogramHook" in timings[path]["hooks_s"], timings[path]["hooks_s"]
         assert "LoggerHook" in timings[path]["hooks_s"]
     assert timings["bare"]["hooks_s"] == {}
+    for path in ("train", "local", "ray"):  # and time their evaluation, per-image hook too
+        assert timings[path]["val_s"] > 0
+        assert "_SBRPerImageHook" in timings[path]["val_hooks_s"], timings[path]

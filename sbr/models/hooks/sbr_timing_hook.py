@@ -15,6 +15,8 @@ from mmengine.hooks import Hook
 
 #: Hook methods timed per hook (the per-iteration ones).
 TIMED_METHODS = ("before_train_iter", "after_train_iter")
+#: Hook methods timed per hook in evaluations (per-image results, COCO dumps...).
+TIMED_VAL_METHODS = ("before_val_epoch", "after_val_epoch")
 #: Environment variables that set thread counts and OpenMP behaviour, reported as found.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 #: Default output file name in the work dir.
@@ -58,7 +60,9 @@ class SBRTimingHook(Hook):
     checkpoint, flushes). CPU time is this process' user + system time (all threads).
     In ``before_train`` every registered hook's ``before/after_train_iter`` is wrapped
     to sum its time inside the window. The record (:func:`window_record`) is written
-    to ``out_file`` (default ``{work_dir}/sbr_timing.json``) when the window ends.
+    to ``out_file`` (default ``{work_dir}/sbr_timing.json``) when the window ends, and
+    again after each evaluation with ``val``: its wall time (``before_val`` to
+    ``after_val``) and each hook's time in ``before/after_val_epoch``, summed.
 
     Args:
         skip: Warm-up iterations left out. Defaults to 2.
@@ -76,6 +80,8 @@ class SBRTimingHook(Hook):
         self._start: tuple[float, float] | None = None
         self._first_iter = 0
         self.record: dict[str, Any] | None = None
+        self.val = {"runs": 0, "wall_s": 0.0, "hooks_s": {}}
+        self._val_start = 0.0
 
     def before_train(self, runner) -> None:
         """Remember the first iteration (after a resume) and wrap the other hooks."""
@@ -88,23 +94,40 @@ class SBRTimingHook(Hook):
             names[name] = names.get(name, 0) + 1
             label = name if names[name] == 1 else f"{name}#{names[name]}"
             for method in TIMED_METHODS:
-                self._wrap(hook, method, label)
+                self._wrap(hook, method, label, self.hook_seconds, self._in_window)
+            for method in TIMED_VAL_METHODS:
+                self._wrap(hook, method, label, self.val["hooks_s"], lambda: True)
 
-    def _wrap(self, hook: Hook, method: str, label: str) -> None:
+    def _in_window(self) -> bool:
+        return self._start is not None and self.record is None
+
+    @staticmethod
+    def _wrap(hook: Hook, method: str, label: str, totals: dict, active) -> None:
         original = getattr(hook, method)
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            if self._start is None or self.record is not None:
+            if not active():
                 return original(*args, **kwargs)
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                seconds = time.perf_counter() - start
-                self.hook_seconds[label] = self.hook_seconds.get(label, 0.0) + seconds
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - start
 
         setattr(hook, method, timed)
+
+    def before_val(self, runner) -> None:
+        """Start timing an evaluation."""
+        self._val_start = time.perf_counter()
+
+    def after_val(self, runner) -> None:
+        """Add the evaluation to ``val`` and rewrite the record (once the window is done)."""
+        self.val["runs"] += 1
+        self.val["wall_s"] += time.perf_counter() - self._val_start
+        if self.record is not None:
+            self.record["val"] = self.val
+            self._write(runner)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         """Open the window at iteration ``skip``, close it at the last iteration."""
@@ -122,6 +145,9 @@ class SBRTimingHook(Hook):
             cpu_s=time.process_time() - cpu0,
             hooks=self.hook_seconds,
         )
+        self._write(runner)
+
+    def _write(self, runner) -> None:
         out_file = self.out_file or osp.join(runner.work_dir, TIMING_FILE)
         with open(out_file, "w") as f:
             json.dump(self.record, f, indent=2)
