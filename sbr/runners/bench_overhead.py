@@ -450,7 +450,7 @@ def bare_loop(config: str | Path, *, skip: int, iters: int, work_dir: str | Path
 
     runner = build_runner(config, work_dir=work_dir)
     model = runner.model
-    loader = runner.build_dataloader(runner.cfg.train_dataloader)
+    loader = runner.build_dataloader(runner.cfg.train_dataloader, seed=runner.seed)  # as the loop
     optim_wrapper = runner.build_optim_wrapper(runner.cfg.optim_wrapper)
     model.init_weights()
     optim_wrapper.initialize_count_status(model, 0, skip + iters)
