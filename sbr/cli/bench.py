@@ -171,4 +171,51 @@ def bootstrap(images: int, classes: int, dets: int, boot: int, naive_boot: int, 
         click.echo(line)
 
 
+@bench.command()
+@click.option("--row", help="tableN:rowM to time (default: table4:row1).")
+@click.option("--config", "config_name", help="A config to time instead of a table row.")
+@click.option("--preset", default="mini", show_default=True, help="Preset name or file.")
+@click.option(
+    "--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("data/synth"), show_default=True, help="Dataset of the trials.",
+)  # fmt: skip
+@click.option("--iters", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Iterations timed per path.")  # fmt: skip
+@click.option("--skip", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Warm-up iterations before the timed ones.")  # fmt: skip
+@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs of every path, in turn (medians are printed).")  # fmt: skip
+@click.option("--paths", default="bare,train,local,ray", show_default=True,
+              help="Paths to time, comma-separated.")  # fmt: skip
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the runs' files in this folder.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def overhead(
+    row: str | None, config_name: str | None, preset: str, data: Path, iters: int, skip: int,
+    rounds: int, paths: str, keep: Path | None, as_json: bool,
+) -> None:  # fmt: skip
+    """s/iteration and CPU use of a bare training loop, `sbr train`, `run-ablation --local`
+    and a Ray trial of the same row, as ratios to the bare loop, with a per-hook breakdown."""
+    import json
+
+    from sbr.runners.bench_overhead import DEFAULT_ROW, bench_overhead
+
+    if row and config_name:
+        raise click.UsageError("give --row or --config, not both")
+    try:
+        result = bench_overhead(
+            target=config_name or row or DEFAULT_ROW, preset=preset, data_root=data,
+            iters=iters, skip=skip, rounds=rounds,
+            paths=[p.strip() for p in paths.split(",") if p.strip()], keep=keep,
+            progress=lambda line: click.echo(line, err=True),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+
+
 __all__ = ["bench"]

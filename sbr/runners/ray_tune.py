@@ -16,6 +16,7 @@ e.g. 8 workers on two 4-GPU nodes. Their progress reaches the Tune table through
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +169,10 @@ def connect(settings: RaySettings) -> bool:
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": settings.worker_logs}
     if settings.address is None:
         kwargs["num_cpus"] = settings.num_cpus
+        # Ray starts its workers at niceness 15: next to any other busy process (a test, a
+        # second run, a neighbour on a shared machine) a trial then gets a fraction of the
+        # CPUs it reserved. A trial is the work here; it runs at the driver's priority.
+        os.environ.setdefault("RAY_worker_niceness", "0")
     try:  # "local": a fresh Ray even when another cluster runs on this machine
         ray.init(address=settings.address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:

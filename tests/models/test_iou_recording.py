@@ -89,6 +89,20 @@ def test_iou_histogram_rejects_bad_bins(kwargs: dict) -> None:
         iou_histogram(torch.zeros(3), **kwargs)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_cpu_histogram_bins_as_torch_bucketize(dtype: torch.dtype) -> None:
+    edges = iou_histogram_boundaries(20, dtype)
+    special = [-1.0, 0.0, 1.0, 1.5, math.nan, *edges[:-1].tolist(), *(edges[1:-1] - 1e-7).tolist()]
+    generator = torch.Generator().manual_seed(0)
+    values = torch.cat([torch.tensor(special), torch.rand(5000, generator=generator)]).to(dtype)
+    index = torch.bucketize(values, edges, right=True)  # the device path, as reference
+    expected = torch.zeros(22, dtype=torch.long).scatter_add_(0, index, torch.ones_like(index))
+    counts = iou_histogram(values.reshape(4, -1), 20, edges)
+    assert counts.dtype == torch.long
+    assert counts.tolist() == expected[1:21].tolist()
+    assert int(counts.sum()) == len(values) - 3  # -1, 1.5 and NaN dropped
+
+
 def test_iou_histogram_rejects_integer_input_and_bad_boundaries() -> None:
     with pytest.raises(ValueError, match="ious"):
         iou_histogram(torch.zeros(3, dtype=torch.long))

@@ -1,0 +1,146 @@
+"""`sbr bench overhead`: the four training paths of one trial, timed for real at tiny size.
+
+The end-to-end test trains Table 4 row 1 under the mini preset for two iterations per
+path on a tiny dataset (bare loop, `sbr train`, `run-ablation --local`, Ray) and checks
+what can go wrong: a path missing, the hooks not broken down, ratios not computed from
+that run's timings. No timing threshold is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from ci_gate import require
+from click.testing import CliRunner
+
+from sbr.cli.bench import bench
+from sbr.runners.bench_overhead import (
+    PATH_LABELS,
+    PATHS,
+    OverheadBench,
+    PathTiming,
+    bench_preset_node,
+)
+
+
+def _timing(path: str, wall: float, hooks: dict | None = None) -> PathTiming:
+    return PathTiming(path, iters=4, wall_s=wall, cpu_s=wall * 1.5, torch_threads=2,
+                      env={"OMP_NUM_THREADS": "2"}, hooks_s=hooks or {})  # fmt: skip
+
+
+def _bench(walls: list[dict[str, float]]) -> OverheadBench:
+    rounds = tuple(
+        {p: _timing(p, w, {} if p == "bare" else {"HookA": 0.004}) for p, w in r.items()}
+        for r in walls
+    )
+    return OverheadBench("table4:row1", "mini", 4, 2, rounds)
+
+
+@pytest.mark.parametrize(
+    ("walls", "ratio_train", "s_per_iter_bare"),
+    [
+        ([{"bare": 2.0, "train": 2.2, "local": 2.4, "ray": 3.0}], 1.1, 0.5),
+        (
+            [
+                {"bare": 2.0, "train": 2.2, "local": 2.0, "ray": 2.0},
+                {"bare": 4.0, "train": 4.0, "local": 4.0, "ray": 4.0},
+                {"bare": 2.0, "train": 3.0, "local": 2.0, "ray": 2.0},
+            ],
+            1.1,  # median of the per-round ratios 1.1, 1.0, 1.5
+            0.5,  # median of 0.5, 1.0, 0.5
+        ),
+    ],
+    ids=["one-round", "three-rounds-medians"],
+)
+def test_ratios_and_report_come_from_the_rounds(walls, ratio_train, s_per_iter_bare) -> None:
+    result = _bench(walls)
+    assert result.ratio("train") == pytest.approx(ratio_train)
+    assert result.s_per_iter("bare") == pytest.approx(s_per_iter_bare)
+    assert result.cpu_use("ray") == pytest.approx(1.5)
+    assert result.hook_ms("train") == {"HookA": pytest.approx(1.0)}  # 4 ms over 4 iterations
+    text = "\n".join(result.lines())
+    for path in PATHS:
+        assert PATH_LABELS[path] in text
+    assert f"{ratio_train:6.2f}" in text and "HookA" in text
+    summary = result.to_json()["summary"]
+    assert summary["train"]["ratio"] == pytest.approx(ratio_train)
+
+
+def test_from_record_refuses_an_empty_window() -> None:
+    record = {"iters": 0, "wall_s": 0.0, "cpu_s": 0.0, "torch_threads": 2}
+    with pytest.raises(ValueError, match="no iteration"):
+        PathTiming.from_record("train", record)
+
+
+_PRESET = {
+    "name": "mini",
+    "overrides": {"+sbr_speed": {"images": 16}, "default_hooks.logger.interval": 10},
+    "schedules": {"1x": {"iters": 300, "overrides": {"train_cfg": {}, "x": 1}}},
+}
+
+
+@pytest.mark.parametrize(
+    ("hooks", "new", "key"),
+    [
+        (None, False, None),
+        ([{"type": "SBRTimingHook"}], True, "+custom_hooks"),
+        ([{"type": "A"}, {"type": "SBRTimingHook"}], False, "custom_hooks"),
+    ],
+    ids=["config-hooks", "config-without-hooks", "config-with-hooks"],
+)
+def test_bench_preset_cuts_the_schedules_and_adds_the_hooks(hooks, new, key) -> None:
+    node = bench_preset_node(_PRESET, iters=5, hooks=hooks, new=new)
+    schedule = node["schedules"]["1x"]
+    assert schedule["iters"] == 5 and schedule["overrides"]["x"] == 1
+    assert schedule["overrides"]["train_cfg"]["max_iters"] == 5
+    assert node["name"] == "mini-bench"
+    overrides = node["overrides"]
+    assert overrides["default_hooks.logger.interval"] == 10  # the trial's own settings stay
+    hook_keys = [k for k in overrides if k.lstrip("+") == "custom_hooks"]
+    assert hook_keys == ([] if key is None else [key])
+    if key:
+        assert overrides[key] == hooks
+    assert _PRESET["schedules"]["1x"]["iters"] == 300  # not modified in place
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--row", "table4:row99"], ["--row", "table4:row1", "--config", "x"], ["--paths", "gpu"]],
+    ids=["unknown-row", "row-and-config", "unknown-path"],
+)
+def test_bad_arguments_exit_2_before_training(args: list[str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(bench, ["overhead", "--data", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+
+
+@pytest.mark.slow
+def test_overhead_bench_times_every_path_for_real(tmp_path: Path) -> None:
+    require("ray")
+    from sbr.data.synth import synthesize
+
+    data = tmp_path / "data"
+    synthesize(data, seed=0, images=8, val_images=2)
+    args = ["overhead", "--row", "table4:row1", "--preset", "mini", "--data", str(data),
+            "--iters", "1", "--skip", "0", "--json", "--keep", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(bench, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (timings,) = report["rounds"]
+    assert list(timings) == list(PATHS)
+    bare = timings["bare"]["wall_s"] / timings["bare"]["iters"]
+    for path, timing in timings.items():
+        assert timing["iters"] == 1 and timing["wall_s"] > 0 and timing["cpu_s"] > 0
+        assert timing["torch_threads"] >= 1
+        assert timing["nice"] == os.nice(0), path  # Ray's workers too: not niced down
+        ratio = timing["wall_s"] / timing["iters"] / bare
+        assert report["summary"][path]["ratio"] == pytest.approx(ratio)
+    for path in ("train", "local", "ray"):  # the Runner paths break their hooks down
+        assert "SBRIoUHistogramHook" in timings[path]["hooks_s"], timings[path]["hooks_s"]
+        assert "LoggerHook" in timings[path]["hooks_s"]
+    assert timings["bare"]["hooks_s"] == {}
+    for path in ("train", "local", "ray"):  # and time their evaluation, per-image hook too
+        assert timings[path]["val_s"] > 0
+        assert "_SBRPerImageHook" in timings[path]["val_hooks_s"], timings[path]
