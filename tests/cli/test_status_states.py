@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from sbr import metrics as M
+from sbr.cli.ablation import EXIT_SPEC_ERROR
 from sbr.cli.status import status
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runners"))
@@ -167,6 +168,6 @@ def test_status_without_data_names_the_flag_when_rows_match_several_trials(
         result = CliRunner().invoke(status, store_with_classes["args"], catch_exceptions=False)
     finally:
         tracker.client.delete_run(other)
-    assert result.exit_code == 1
+    assert result.exit_code == EXIT_SPEC_ERROR
     (line,) = result.stderr.strip().splitlines()
     assert "tiny/good seed 0 has runs of 2 trials" in line and "--data DIR" in line, line
