@@ -196,7 +196,8 @@ def _coco_counter():
     """Trainable parameters of a trial's model with COCO's 80 classes (None: it has 80)."""
     from mmengine.config import ConfigDict
 
-    from sbr.specs.validate import ConfigCache, ParamCache, compose_trial_config
+    from sbr.specs.compose import ConfigCache, compose_trial_config
+    from sbr.specs.validate import ParamCache
 
     cache, counts = ConfigCache(), ParamCache()
 
