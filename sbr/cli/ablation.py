@@ -196,7 +196,8 @@ def _coco_counter():
     """Trainable parameters of a trial's model with COCO's 80 classes (None: it has 80)."""
     from mmengine.config import ConfigDict
 
-    from sbr.specs.validate import ConfigCache, ParamCache, compose_trial_config
+    from sbr.specs.compose import ConfigCache, compose_trial_config
+    from sbr.specs.validate import ParamCache
 
     cache, counts = ConfigCache(), ParamCache()
 
@@ -292,34 +293,35 @@ def run_ablation(
       sbr run-ablation table3 --preset smoke --data data/synth
       sbr run-ablation all --address head:6379 --tracking-uri http://mlflow:5000
     """
+    loaded = _load_and_validate(table, preset, data, seeds, specs_dir, build_models=not no_params)
+    if loaded is None:
+        return
+    specs, preset_obj, expansion, report = loaded
+    if dry_run:
+        ctx = (specs, preset_obj, expansion, report, as_json, no_calibrate, tracking_uri)
+        _print_plan(table, preset, data, seeds, specs_dir, ctx)
+        return
+    sharing = _sharing(table, specs_dir, preset, data, seeds, expansion)
+    tracking = dict(tracking_uri=tracking_uri, max_retries=max_retries, storage=storage)
+    ray = dict(address=address, num_cpus=num_cpus, in_process=in_process, worker_logs=worker_logs)
+    _execute(expansion, sharing=sharing, resources=_resources(specs, preset_obj), **tracking, **ray)
+
+
+def _load_and_validate(table, preset, data, seeds, specs_dir, *, build_models: bool):
+    """``(specs, preset, expansion, validation report)``, or None after reporting a spec or
+    data error (the exit status is set by ``_fail`` / ``_fail_data``)."""
     from sbr.data.layout import DataError
     from sbr.specs.validate import validate_expansion
 
     try:
         specs, preset_obj, expansion = _load(_table_files(table, specs_dir), preset, data, seeds)
-        report = validate_expansion(expansion, build_models=not no_params)
+        report = validate_expansion(expansion, build_models=build_models)
+        return specs, preset_obj, expansion, report
     except SpecError as exc:
         _fail(exc)
-        return
     except DataError as exc:
         _fail_data(exc)
-        return
-    if dry_run:
-        ctx = (specs, preset_obj, expansion, report, as_json, no_calibrate, tracking_uri)
-        _print_plan(table, preset, data, seeds, specs_dir, ctx)
-        return
-    _execute(
-        expansion,
-        sharing=_sharing(table, specs_dir, preset, data, seeds, expansion),
-        resources=_resources(specs, preset_obj),
-        address=address,
-        tracking_uri=tracking_uri,
-        max_retries=max_retries,
-        storage=storage,
-        num_cpus=num_cpus,
-        in_process=in_process,
-        worker_logs=worker_logs,
-    )
+    return None
 
 
 def _preflight(expansion, *, address: str | None, uri: str) -> None:
@@ -338,6 +340,22 @@ def _preflight(expansion, *, address: str | None, uri: str) -> None:
         sys.exit(EXIT_PREFLIGHT)
 
 
+def _ray_settings(resources, workers, address, num_cpus, max_retries, storage, worker_logs):
+    """The Ray Tune launcher's settings for ``run-ablation`` (one trial: the spec's resources)."""
+    from sbr.runners.ray_tune import RaySettings
+
+    return RaySettings(
+        address=address,
+        num_cpus=num_cpus,
+        cpus_per_trial=float(resources.get("cpus", 1)),
+        gpus_per_trial=float(resources.get("gpus", 0)),
+        workers_per_trial=workers,
+        max_retries=max_retries,
+        storage=str(storage / "_ray"),
+        worker_logs=worker_logs,
+    )
+
+
 def _execute(
     expansion,
     *,
@@ -353,7 +371,7 @@ def _execute(
 ) -> None:
     from sbr.runners.execute import RunSettings, run_expansion, summary_lines
     from sbr.runners.local import LocalLauncher, progress_line
-    from sbr.runners.ray_tune import RaySettings, RayTuneLauncher, RayUnavailable
+    from sbr.runners.ray_tune import RayTuneLauncher, RayUnavailable
     from sbr.specs.schema import trial_workers
     from sbr.tracking.mlflow import resolve_tracking_uri
 
@@ -374,16 +392,7 @@ def _execute(
         )
     else:
         launcher = RayTuneLauncher(
-            RaySettings(
-                address=address,
-                num_cpus=num_cpus,
-                cpus_per_trial=cpus,
-                gpus_per_trial=float(resources.get("gpus", 0)),
-                workers_per_trial=workers,
-                max_retries=max_retries,
-                storage=str(storage / "_ray"),
-                worker_logs=worker_logs,
-            )
+            _ray_settings(resources, workers, address, num_cpus, max_retries, storage, worker_logs)
         )
     try:
         result = run_expansion(expansion, settings=settings, launcher=launcher, sharing=sharing)

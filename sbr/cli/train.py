@@ -29,9 +29,9 @@ def _check_option_paths(config: str, options: dict) -> None:
     MMEngine would silently add a misspelled key and train with the default.
     """
     from sbr.engine.config import load_config
+    from sbr.specs.compose import check_override_path
     from sbr.specs.errors import SpecError
     from sbr.specs.schema import Override
-    from sbr.specs.validate import check_override_path
 
     cfg = load_config(config)
     for key in list(options):

@@ -122,7 +122,7 @@ def check_composed_datasets(cfg: Any) -> dict[str, int]:
     (val/test) that holds no annotation of the classes raises one :class:`DataError`.
 
     Args:
-        cfg: A composed trial config (:func:`sbr.specs.validate.compose_trial_config`).
+        cfg: A composed trial config (:func:`sbr.specs.compose.compose_trial_config`).
     """
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules

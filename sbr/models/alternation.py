@@ -82,13 +82,7 @@ def resolve_stages(
     """
     if num_stages_test is None:
         num_stages_test = num_stages
-    for name, value in (
-        ("num_heads", num_heads),
-        ("num_stages", num_stages),
-        ("num_stages_test", num_stages_test),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _check_counts(num_heads=num_heads, num_stages=num_stages, num_stages_test=num_stages_test)
     needed = max(num_stages, num_stages_test)
     if stages is None:
         if num_heads != 1:
@@ -103,6 +97,19 @@ def resolve_stages(
             f"stages {stages!r} has {len(indices)} entries but must cover "
             f"max(num_stages={num_stages}, num_stages_test={num_stages_test}) = {needed} loops"
         )
+    _check_heads(stages, indices, num_heads)
+    return indices
+
+
+def _check_counts(**counts: object) -> None:
+    """Each count must be a positive int (not a bool)."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_heads(stages: str | Sequence[int], indices: Sequence[int], num_heads: int) -> None:
+    """Every loop's head index must name one of the ``num_heads`` head pairs."""
     for position, index in enumerate(indices):
         if index >= num_heads:
             raise ValueError(
@@ -110,4 +117,3 @@ def resolve_stages(
                 f"({format_alternation([index])!r}) but only H={num_heads} head pairs are "
                 "configured (bbox_head/mask_head lists)"
             )
-    return indices

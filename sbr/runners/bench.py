@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sbr.specs.presets import PRESETS_DIR
 
@@ -63,6 +64,25 @@ def _bench_preset(folder: Path, iters: int) -> Path:
     return path
 
 
+def _bench_expansion(folder: Path, data_root: str | Path, trials: int, iters: int) -> Any:
+    """The ``trials`` seeds of a one-row spec of :data:`BENCH_CONFIG`, written to ``folder``."""
+    from sbr.specs.expand import expand
+    from sbr.specs.presets import load_preset
+    from sbr.specs.schema import load_spec
+
+    spec_file = folder / "bench-spec.yaml"
+    spec_file.write_text(
+        "schema_version: 1\nname: bench\ntitle: bench\ncolumns: [B_AP]\nrows:\n"
+        f"  - {{id: r1, label: bench, config: {BENCH_CONFIG}, paper: {{B_AP: 0}}}}\n"
+    )
+    return expand(
+        [load_spec(spec_file)],
+        load_preset(_bench_preset(folder, iters)),
+        data_root=str(data_root),
+        seeds=range(trials),
+    )
+
+
 def bench_orchestration(
     *, data_root: str | Path, trials: int = 2, iters: int = 2, num_cpus: int | None = None
 ) -> OrchestrationBench:
@@ -75,24 +95,11 @@ def bench_orchestration(
         connect,
         disconnect,
     )
-    from sbr.specs.expand import expand
-    from sbr.specs.presets import load_preset
-    from sbr.specs.schema import load_spec
     from sbr.tracking.mlflow import default_tracking_uri
 
     with tempfile.TemporaryDirectory(prefix="sbr-bench-") as tmp:
         folder = Path(tmp)
-        spec_file = folder / "bench-spec.yaml"
-        spec_file.write_text(
-            "schema_version: 1\nname: bench\ntitle: bench\ncolumns: [B_AP]\nrows:\n"
-            f"  - {{id: r1, label: bench, config: {BENCH_CONFIG}, paper: {{B_AP: 0}}}}\n"
-        )
-        expansion = expand(
-            [load_spec(spec_file)],
-            load_preset(_bench_preset(folder, iters)),
-            data_root=str(data_root),
-            seeds=range(trials),
-        )
+        expansion = _bench_expansion(folder, data_root, trials, iters)
         settings = RunSettings(storage=folder / "store", tracking_uri=default_tracking_uri(folder))
         ray_settings = RaySettings(
             num_cpus=num_cpus, storage=str(folder / "ray"), verbose=0, cpus_per_trial=1

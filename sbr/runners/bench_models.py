@@ -8,8 +8,8 @@ number of detections, see below) and measured in one process, one after the othe
   (the routine that also gives every trial its Speed metric);
 * the wall time of one training step at batch 2 (``model.train_step``: forward, losses,
   backward, SGD step), after warm-up steps;
-* peak memory: CUDA ``max_memory_allocated`` on a GPU, the RSS growth over the
-  process' RSS before the model was built on the CPU (sampled every 5 ms).
+* peak memory (:class:`sbr.runners.speed.PeakMemory`): CUDA ``max_memory_allocated`` on
+  a GPU; on the CPU the growth of the peak RSS over the RSS before the model was built.
 
 Inputs are real-looking images: ``sbr data synth`` shapes over textured backgrounds,
 through a test/train pipeline that resizes them to ``--size`` (no keep-ratio). Untrained
@@ -21,7 +21,7 @@ branch on them, as a trained model on a COCO image typically does.
 Each figure is also given as a ratio to HTC measured in the same run (HTC is added
 when not requested), next to the paper's Speed (from ``ablations/table*.yaml``) and
 its ratio to HTC. ``profile=True`` adds a per-component breakdown of one inference and
-one training step (forward hooks and method timers on module boundaries).
+one training step (:mod:`sbr.runners.bench_profile`: ``torch.profiler`` ranges).
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ import math
 import os
 import platform
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sbr.runners.speed import model_device, synchronizer, time_inference
+from sbr.runners.bench_profile import format_profile, profile_model
+from sbr.runners.speed import PeakMemory, time_inference, time_train_steps
 
 #: Model every ratio refers to (HTC), and the one the Tables 6-7 targets refer to (R3-CNN
 #: naive): models are named by the first spec row of their config.
@@ -60,9 +59,9 @@ class BenchModel:
         name: The first spec row with this config (``table6/row5``; tables in number order).
         config: Config under ``sbr/configs``.
         label: The row's label as the paper prints it.
-        rows: Every spec row with this config; the first one printing a Speed gives
-            ``paper_speed``.
+        rows: Every spec row with this config.
         groups: The tables of those rows (``--models table6``).
+        paper_speed: The Speed of the first of those rows that prints one.
     """
 
     name: str
@@ -70,6 +69,7 @@ class BenchModel:
     label: str
     rows: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    paper_speed: float | None = None
 
 
 def _shipped_specs(specs_dir: Path | None = None) -> list[Any]:
@@ -83,6 +83,8 @@ def _shipped_specs(specs_dir: Path | None = None) -> list[Any]:
 
 def spec_models(specs_dir: Path | None = None) -> tuple[BenchModel, ...]:
     """One model per config of the specs' rows that change nothing else (no overrides)."""
+    from sbr.specs.schema import SPEED_COLUMN
+
     found: dict[str, BenchModel] = {}
     for spec in _shipped_specs(specs_dir):
         for row in spec.rows:
@@ -91,6 +93,9 @@ def spec_models(specs_dir: Path | None = None) -> tuple[BenchModel, ...]:
             ref = f"{spec.name}/{row.id}"
             model = found.get(row.config) or BenchModel(ref, row.config, row.label)
             groups = tuple(dict.fromkeys((*model.groups, spec.name)))
+            speed = row.paper_values.get(SPEED_COLUMN)
+            if model.paper_speed is None and isinstance(speed, (int, float)):
+                model = replace(model, paper_speed=float(speed))
             found[row.config] = replace(model, rows=(*model.rows, ref), groups=groups)
     return tuple(found.values())
 
@@ -176,9 +181,6 @@ class ModelsBench:
         )
 
 
-# --- selection and paper speeds ------------------------------------------------------------
-
-
 def select_models(
     names: Iterable[str] | None, models: Sequence[BenchModel] | None = None
 ) -> list[BenchModel]:
@@ -205,27 +207,6 @@ def select_models(
     return [m for m in models if m.name in chosen]
 
 
-def paper_speeds(specs_dir: Path | None = None) -> dict[str, float]:
-    """``{'table6/row5': 1.0, ...}``: every Speed the paper prints, from the ablation specs."""
-    from sbr.specs.schema import SPEED_COLUMN
-
-    speeds: dict[str, float] = {}
-    for spec in _shipped_specs(specs_dir):
-        for row in spec.rows:
-            value = dict(row.paper).get(SPEED_COLUMN)
-            if isinstance(value, (int, float)):
-                speeds[f"{spec.name}/{row.id}"] = float(value)
-    return speeds
-
-
-def paper_speed_of(model: BenchModel, speeds: Mapping[str, float]) -> float | None:
-    """The first of the model's rows that prints a Speed."""
-    return next((speeds[r] for r in model.rows if r in speeds), None)
-
-
-# --- inputs ----------------------------------------------------------------------------------
-
-
 def bench_inputs(
     root: Path, size: tuple[int, int], *, images: int, train_batches: int
 ) -> tuple[list[dict], list[dict]]:
@@ -241,26 +222,22 @@ def bench_inputs(
     from sbr.data.synth import CLASS_NAMES, synthesize
 
     register_all_modules(init_default_scope=True)
-    height, width = size
     need_train = 2 * train_batches
     synthesize(root, seed=0, images=need_train + 2, val_images=images, size=max(size))
-    resize = dict(type="Resize", scale=(width, height), keep_ratio=False)
+    resize = dict(type="Resize", scale=size[::-1], keep_ratio=False)  # scale is (w, h)
     meta = ("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")
-    common = dict(data_root=f"{root}/", metainfo=dict(classes=CLASS_NAMES))
-    test = CocoDataset(
-        ann_file="annotations/instances_val.json", data_prefix=dict(img="val/"), test_mode=True,
-        pipeline=[dict(type="LoadImageFromFile"), resize,
-                  dict(type="PackDetInputs", meta_keys=meta)],
-        **common,
-    )  # fmt: skip
-    train = CocoDataset(
-        ann_file="annotations/instances_train.json", data_prefix=dict(img="train/"),
-        filter_cfg=dict(filter_empty_gt=True, min_size=4),
-        pipeline=[dict(type="LoadImageFromFile"),
-                  dict(type="LoadAnnotations", with_bbox=True, with_mask=True), resize,
-                  dict(type="PackDetInputs")],
-        **common,
-    )  # fmt: skip
+
+    def dataset(split: str, steps: list[dict], **options: Any) -> Any:
+        return CocoDataset(
+            data_root=f"{root}/", ann_file=f"annotations/instances_{split}.json",
+            metainfo=dict(classes=CLASS_NAMES), data_prefix=dict(img=f"{split}/"),
+            pipeline=[dict(type="LoadImageFromFile"), *steps], **options,
+        )  # fmt: skip
+
+    test = dataset("val", [resize, dict(type="PackDetInputs", meta_keys=meta)], test_mode=True)
+    masks = dict(type="LoadAnnotations", with_bbox=True, with_mask=True)
+    train = dataset("train", [masks, resize, dict(type="PackDetInputs")],
+                    filter_cfg=dict(filter_empty_gt=True, min_size=4))  # fmt: skip
     if len(train) < need_train:
         raise RuntimeError(f"synthetic train set has {len(train)} images, need {need_train}")
     test_batches = [pseudo_collate([test[i]]) for i in range(len(test))]
@@ -269,105 +246,11 @@ def bench_inputs(
     return test_batches, train_list
 
 
-# --- measurement -----------------------------------------------------------------------------
-
-
-class PeakMemory:
-    """Peak memory during a ``with`` block (MiB): CUDA max allocated, or RSS growth."""
-
-    def __init__(self, device: Any, interval_s: float = 0.005) -> None:
-        self.device = device
-        self.interval_s = interval_s
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._base = 0
-
-    def __enter__(self) -> PeakMemory:
-        import torch
-
-        _release_freed_memory()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-        else:
-            self._base = rss_bytes()
-            self._peak = self._base
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._peak = max(self._peak, rss_bytes())
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
-            return
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._peak = max(self._peak, rss_bytes())
-        self.peak_mb = (self._peak - self._base) / 2**20
-
-
-def _release_freed_memory() -> None:
-    """Give memory freed by earlier models back to the OS (glibc), so that the RSS growth
-    of the next model is not hidden by reused free blocks."""
-    import contextlib
-    import ctypes
-    import gc
-
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: later deltas may be low
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def rss_bytes() -> int:
-    """Resident set size of this process (Linux ``/proc``; else the peak from getrusage)."""
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def time_train_steps(
-    model: Any, batches: Sequence[Mapping[str, Any]], warmup: int, n: int
-) -> list[float]:
-    """Seconds of ``n`` training steps (``model.train_step`` with SGD) after ``warmup``."""
-    import torch
-    from mmengine.optim import OptimWrapper
-
-    sync = synchronizer(model_device(model))
-    params = [p for p in model.parameters() if p.requires_grad]
-    wrapper = OptimWrapper(torch.optim.SGD(params, lr=1e-5, momentum=0.9))
-    model.train()
-    seconds = []
-    for i in range(warmup + n):
-        sync()
-        start = time.perf_counter()
-        model.train_step(batches[i % len(batches)], wrapper)
-        sync()
-        if i >= warmup:
-            seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 def build_bench_model(config: str, device: str) -> Any:
-    """The config's detector, untrained (torch's default initialisation), ``score_thr = 0``,
-    on ``device``."""
+    """The config's detector, untrained (torch's default init), ``score_thr = 0``, on ``device``."""
     from sbr.models.params import build_model_from_config
 
-    model = build_model_from_config(config, {"model.test_cfg.rcnn.score_thr": 0.0})
-    return model.to(device)
+    return build_model_from_config(config, {"model.test_cfg.rcnn.score_thr": 0.0}).to(device)
 
 
 def _detections(model: Any, batch: Mapping[str, Any]) -> float:
@@ -403,15 +286,9 @@ def measure_model(
     train_s = sum(steps) / len(steps)
     progress(f"{spec.name}: {train_s:.3g} s/step, peak {memory.peak_mb:.0f} MiB")
     result = ModelResult(
-        name=spec.name,
-        label=spec.label,
-        config=spec.config,
-        infer_img_s=timing.images_per_s,
-        train_step_s=train_s,
-        peak_mem_mb=memory.peak_mb,
-        paper_speed=paper_speed,
-        detections_per_image=_detections(model, test_batches[0]),
-    )
+        spec.name, spec.label, spec.config, timing.images_per_s, train_s, memory.peak_mb,
+        paper_speed, detections_per_image=_detections(model, test_batches[0]),
+    )  # fmt: skip
     if settings.profile:
         progress(f"{spec.name}: profiling one inference and one training step")
         result.profile = profile_model(model, test_batches[0], train_batches[0])
@@ -422,9 +299,7 @@ def measure_model(
 
 
 def _ratio(value: float | None, reference: float | None) -> float | None:
-    if value is None or not reference or math.isinf(reference):
-        return None
-    return value / reference
+    return None if value is None or not reference or math.isinf(reference) else value / reference
 
 
 def add_ratios(results: Sequence[ModelResult]) -> None:
@@ -452,10 +327,8 @@ def evaluate_targets(results: Sequence[ModelResult]) -> list[dict[str, Any]]:
     for name in NL_7X7_TARGETS:
         r = by_name.get(name)
         if r is not None and r.infer_ratio_r3 is not None and r.paper_ratio_r3 is not None:
-            targets.append(
-                _target(f"{r.name} inference / R3-CNN naive", r.infer_ratio_r3, ">=",
-                        r.paper_ratio_r3)
-            )  # fmt: skip
+            label = f"{r.name} inference / R3-CNN naive"
+            targets.append(_target(label, r.infer_ratio_r3, ">=", r.paper_ratio_r3))
     return targets
 
 
@@ -501,7 +374,6 @@ def bench_models(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     chosen = select_models(names)
-    speeds = paper_speeds()
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         progress(f"inputs: synthetic images resized to {settings.size[0]}x{settings.size[1]}")
         inputs = bench_inputs(
@@ -511,181 +383,10 @@ def bench_models(
         results = []
         for k, spec in enumerate(chosen, 1):
             progress(f"[{k}/{len(chosen)}] {spec.label}")
-            results.append(
-                measure_model(spec, settings, inputs, paper_speed=paper_speed_of(spec, speeds),
-                              progress=progress)
-            )  # fmt: skip
+            kwargs = dict(paper_speed=spec.paper_speed, progress=progress)
+            results.append(measure_model(spec, settings, inputs, **kwargs))
     add_ratios(results)
     return ModelsBench(settings, results, environment(settings), evaluate_targets(results))
-
-
-# --- profile ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Span:
-    name: str
-    depth: int
-    order: int
-    seconds: float = 0.0
-    calls: int = 0
-
-
-class ComponentTimer:
-    """Wall time per component: forward hooks on modules and wrappers around methods.
-
-    Timers nest; each component's depth is its nesting depth at its first call, so
-    the result reads as a tree. On CUDA the device is synchronised at every boundary.
-    """
-
-    def __init__(self, sync: Callable[[], None]) -> None:
-        self.sync = sync
-        self.spans: dict[str, _Span] = {}
-        self._stack: list[tuple[str, float]] = []
-        self._handles: list[Any] = []
-        self._patched: list[tuple[Any, str]] = []
-
-    def start(self, name: str) -> None:
-        """Open ``name``."""
-        self.sync()
-        if name not in self.spans:
-            self.spans[name] = _Span(name, len(self._stack), len(self.spans))
-        self._stack.append((name, time.perf_counter()))
-
-    def stop(self, name: str) -> None:
-        """Close the innermost ``name``."""
-        self.sync()
-        while self._stack:
-            top, started = self._stack.pop()
-            if top == name:
-                span = self.spans[name]
-                span.seconds += time.perf_counter() - started
-                span.calls += 1
-                return
-
-    def module(self, name: str, module: Any) -> None:
-        """Time every forward call of ``module`` as ``name``."""
-        self._handles.append(module.register_forward_pre_hook(lambda m, a: self.start(name)))
-        self._handles.append(module.register_forward_hook(lambda m, a, o: self.stop(name)))
-
-    def method(self, obj: Any, attr: str, name: str, *, by_first_arg: bool = False) -> None:
-        """Time every call of ``obj.attr`` as ``name`` (``name[arg0]`` with ``by_first_arg``)."""
-        original = getattr(obj, attr)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            label = f"{name}[{args[0]}]" if by_first_arg and args else name
-            self.start(label)
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.stop(label)
-
-        setattr(obj, attr, timed)
-        self._patched.append((obj, attr))
-
-    def remove(self) -> None:
-        """Remove every hook and wrapper."""
-        for handle in self._handles:
-            handle.remove()
-        for obj, attr in self._patched:
-            delattr(obj, attr)
-        self._handles, self._patched = [], []
-
-    def rows(self) -> list[dict[str, Any]]:
-        """``[{component, depth, seconds, calls}]`` in first-call order."""
-        return [
-            {"component": s.name, "depth": s.depth, "seconds": s.seconds, "calls": s.calls}
-            for s in sorted(self.spans.values(), key=lambda s: s.order)
-        ]
-
-
-#: Methods timed when the model has them: (owner attribute, method, split by first arg).
-_METHODS = (
-    ("rpn_head", "loss_and_predict", False),
-    ("rpn_head", "predict", False),
-    ("roi_head", "loss", False),
-    ("roi_head", "predict", False),
-    ("roi_head", "_loss_one_loop", True),  # R3: one training loop
-    ("roi_head", "_assign_and_sample", False),
-    ("roi_head", "_refine_roi", False),  # R3: the test-time loops
-    ("roi_head", "predict_bbox", False),
-    ("roi_head", "predict_mask", False),
-    ("roi_head", "_bbox_forward", True),  # HTC / cascade: one stage
-    ("roi_head", "_mask_forward", True),
-)
-#: Sub-modules of an RoI extractor or head reported on their own.
-_PARTS = ("pre_module", "post_module", "roi_layers")
-
-
-def profiled_modules(model: Any) -> list[tuple[str, Any]]:
-    """(name, module) of the components timed by :func:`profile_model`.
-
-    Backbone, neck, RPN head; under the RoI head every RoI extractor / bbox / mask /
-    Mask IoU head (each loop's own when there are several) with their ``pre_module``,
-    ``post_module`` and RoI layers, and every non-local block.
-    """
-    chosen = []
-    for name, module in model.named_modules():
-        parts = [p for p in name.split(".") if not p.isdigit()]
-        top = name in ("backbone", "neck", "rpn_head")
-        head_level = len(parts) == 2 and parts[0] == "roi_head"
-        part = len(parts) >= 3 and parts[0] == "roi_head" and parts[2] in _PARTS
-        part = part and len(parts) == 3  # roi_layers.k -> counted under "roi_layers.k"
-        nonlocal_block = "NonLocal" in type(module).__name__ and name.startswith("roi_head")
-        if top or head_level or part or nonlocal_block:
-            chosen.append((name, module))
-    return chosen
-
-
-def profile_model(
-    model: Any, test_batch: Mapping[str, Any], train_batch: Mapping[str, Any]
-) -> dict[str, list[dict[str, Any]]]:
-    """Per-component seconds of one inference (batch 1) and one training step (batch 2).
-
-    The training step is split into forward (losses), backward and optimizer step.
-    """
-    import torch
-    from mmengine.optim import OptimWrapper
-
-    sync = synchronizer(model_device(model))
-    timer = ComponentTimer(sync)
-    for name, module in profiled_modules(model):
-        timer.module(name, module)
-    for owner, attr, split in _METHODS:
-        obj = getattr(model, owner, None)
-        if obj is not None and callable(getattr(obj, attr, None)):
-            timer.method(obj, attr, f"{owner}.{attr}", by_first_arg=split)
-    try:
-        model.eval()
-        with torch.no_grad():
-            timer.start("inference (test_step)")
-            model.test_step(test_batch)
-            timer.stop("inference (test_step)")
-        inference = timer.rows()
-        timer.spans.clear()
-        model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        wrapper = OptimWrapper(torch.optim.SGD(params, lr=1e-5, momentum=0.9))
-        timer.start("train step")
-        timer.start("forward + losses")
-        data = model.data_preprocessor(train_batch, True)
-        loss, _ = model.parse_losses(model(**data, mode="loss"))
-        timer.stop("forward + losses")
-        timer.start("backward")
-        loss.backward()
-        timer.stop("backward")
-        timer.start("optimizer step")
-        wrapper.step()
-        wrapper.zero_grad()
-        timer.stop("optimizer step")
-        timer.stop("train step")
-        training = timer.rows()
-    finally:
-        timer.remove()
-    return {"inference": inference, "train_step": training}
-
-
-# --- text output -----------------------------------------------------------------------------
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -720,37 +421,19 @@ def format_targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def format_profile(result: ModelResult) -> list[str]:
-    """The breakdown of one model as indented lines."""
-    lines = ["", f"Profile of {result.label} (seconds of one pass; calls):"]
-    for phase, rows in (result.profile or {}).items():
-        lines.append(f"  {phase}:")
-        for row in rows:
-            indent = "  " * (row["depth"] + 2)
-            lines.append(f"{indent}{row['component']}: {row['seconds']:.3f} s ({row['calls']})")
-    return lines
-
-
 __all__ = [
     "BASELINE",
     "DEVICE_DEFAULTS",
     "BenchModel",
     "BenchSettings",
-    "ComponentTimer",
     "ModelResult",
     "ModelsBench",
-    "PeakMemory",
     "add_ratios",
     "bench_inputs",
     "bench_models",
     "evaluate_targets",
     "format_table",
     "measure_model",
-    "paper_speed_of",
-    "paper_speeds",
-    "profile_model",
-    "profiled_modules",
     "select_models",
     "spec_models",
-    "time_train_steps",
 ]

@@ -119,7 +119,7 @@ def check_data(expansion: Expansion) -> None:
     from sbr.data.check import check_dataset
     from sbr.data.layout import DataError, detect_layout
     from sbr.data.preflight import check_composed_datasets, check_split_files, dataset_key
-    from sbr.specs.validate import ConfigCache, compose_trial_config
+    from sbr.specs.compose import ConfigCache, compose_trial_config
 
     for root in dict.fromkeys(t.data_root for t in expansion.trials):
         if root is None:
@@ -222,7 +222,7 @@ def prepare_task(
     parent_run_id: str | None,
 ) -> TrialTask:
     """Compose and dump the trial's (and its evaluations') configs; build its task."""
-    from sbr.specs.validate import compose_eval_config, compose_trial_config
+    from sbr.specs.compose import compose_eval_config, compose_trial_config
     from sbr.tracking.mlflow import KIND_EVALUATION
 
     trial_dir = (Path(settings.storage) / trial.trial_id).resolve()

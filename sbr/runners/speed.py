@@ -13,11 +13,15 @@ it, used both by ``sbr bench models`` and at the end of every trial (the
    device synchronised before and after each pass on CUDA;
 4. Speed = ``n`` / (sum of the ``n`` pass times).
 
+The other figures of ``sbr bench models`` are measured here too: the wall time of a
+training step (:func:`time_train_steps`) and peak memory (:class:`PeakMemory`).
+
 This module imports torch lazily, so ``import sbr.runners.speed`` stays light.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -81,6 +85,17 @@ def _batch_size(batch: Mapping[str, Any]) -> int:
     return len(inputs)
 
 
+def _check_timing_inputs(inputs: Sequence[Mapping[str, Any]], warmup: int, n: int) -> None:
+    """The errors :func:`time_inference` raises, before anything runs."""
+    if n < 1 or warmup < 0:
+        raise ValueError(f"need n >= 1 and warmup >= 0, got n={n}, warmup={warmup}")
+    if not inputs:
+        raise ValueError("no inputs to time")
+    for k, batch in enumerate(inputs):
+        if _batch_size(batch) != 1:
+            raise ValueError(f"inputs[{k}] holds {_batch_size(batch)} images; Speed is batch 1")
+
+
 def time_inference(
     model: Any,
     inputs: Sequence[Mapping[str, Any]],
@@ -112,13 +127,7 @@ def time_inference(
     """
     import torch
 
-    if n < 1 or warmup < 0:
-        raise ValueError(f"need n >= 1 and warmup >= 0, got n={n}, warmup={warmup}")
-    if not inputs:
-        raise ValueError("no inputs to time")
-    for k, batch in enumerate(inputs):
-        if _batch_size(batch) != 1:
-            raise ValueError(f"inputs[{k}] holds {_batch_size(batch)} images; Speed is batch 1")
+    _check_timing_inputs(inputs, warmup, n)
     device = model_device(model)
     sync = synchronizer(device)
     was_training = model.training
@@ -192,15 +201,96 @@ def runner_speed(runner: Any) -> InferenceTiming | None:
     return time_inference(_unwrap(runner.model), batches, warmup, images)
 
 
+# --- training steps and memory ------------------------------------------------------------
+
+
+class PeakMemory:
+    """Peak memory during a ``with`` block (MiB): CUDA's max allocated, or on the CPU the
+    growth of the process' peak RSS (Linux ``VmHWM``, reset on entry) over its RSS on entry."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self.peak_mb = 0.0
+        self._base_kib = 0
+
+    def __enter__(self) -> PeakMemory:
+        import torch
+
+        _release_freed_memory()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")  # peak RSS := current RSS (Linux >= 4.0)
+            self._base_kib = _status_kib("VmRSS")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        else:
+            self.peak_mb = (_status_kib("VmHWM") - self._base_kib) / 1024
+
+
+def _status_kib(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``)."""
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(f"{field}:"))
+
+
+def _release_freed_memory() -> None:
+    """Give memory freed by earlier models back to the OS (glibc), so that the RSS growth
+    of the next model is not hidden by reused free blocks."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: later deltas may be low
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def sgd_wrapper(model: Any) -> Any:
+    """The bench's optimizer: SGD over the trainable parameters, in mmengine's wrapper."""
+    import torch
+    from mmengine.optim import OptimWrapper
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    return OptimWrapper(torch.optim.SGD(params, lr=1e-5, momentum=0.9))
+
+
+def time_train_steps(
+    model: Any, batches: Sequence[Mapping[str, Any]], warmup: int, n: int
+) -> list[float]:
+    """Seconds of ``n`` training steps (``model.train_step`` with SGD) after ``warmup``."""
+    sync, wrapper = synchronizer(model_device(model)), sgd_wrapper(model)
+    model.train()
+    seconds = []
+    for i in range(warmup + n):
+        sync()
+        start = time.perf_counter()
+        model.train_step(batches[i % len(batches)], wrapper)
+        sync()
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    return seconds
+
+
 __all__ = [
     "DEFAULT_IMAGES",
     "DEFAULT_WARMUP",
     "SPEED_CFG_KEY",
     "InferenceTiming",
+    "PeakMemory",
     "model_device",
     "runner_speed",
+    "sgd_wrapper",
     "single_image_batches",
     "speed_settings",
     "synchronizer",
     "time_inference",
+    "time_train_steps",
 ]

@@ -23,13 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sbr.specs.compose import (  # re-exported (__all__): the import path of runners, cli
-    ConfigCache,
-    check_override_path,
-    compose_eval_config,
-    compose_trial_config,
-    quoted,
-)
+from sbr.specs.compose import ConfigCache, compose_eval_config, compose_trial_config, quoted
 from sbr.specs.errors import SpecError
 from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, content_hash
 from sbr.specs.schema import Override
@@ -397,15 +391,11 @@ def calibrate_seconds_per_iter(
 
 
 __all__ = [
-    "ConfigCache",
     "LoopSummary",
     "ParamCache",
     "ValidationReport",
     "build_and_count",
     "calibrate_seconds_per_iter",
-    "check_override_path",
-    "compose_eval_config",
-    "compose_trial_config",
     "fcc_flags",
     "flag_values",
     "loop_problem",

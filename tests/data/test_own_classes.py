@@ -10,10 +10,10 @@ from own_dataset import num_classes_in, write_dataset
 
 from sbr.data.layout import DataError
 from sbr.data.preflight import check_composed_datasets, dataset_configs
+from sbr.specs.compose import compose_trial_config
 from sbr.specs.expand import Expansion, expand
 from sbr.specs.presets import load_preset
 from sbr.specs.schema import load_spec
-from sbr.specs.validate import compose_trial_config
 
 SPEC = """\
 schema_version: 1

@@ -11,10 +11,10 @@ MINI = "mini"
 
 def compose_row(table: str, row: str, data_root: Path, **options: Any) -> Any:
     """The MMEngine config the ``mini`` preset gives ``table``/``row``, plus ``options``."""
+    from sbr.specs.compose import compose_trial_config
     from sbr.specs.expand import expand
     from sbr.specs.presets import load_preset
     from sbr.specs.schema import load_spec, resolve_spec_file
-    from sbr.specs.validate import compose_trial_config
 
     expansion = expand(
         [load_spec(resolve_spec_file(table))], load_preset(MINI), data_root=str(data_root)

@@ -21,20 +21,17 @@ from sbr.runners.bench_models import (
     BenchSettings,
     ModelResult,
     ModelsBench,
-    PeakMemory,
     add_ratios,
     bench_inputs,
     build_bench_model,
     evaluate_targets,
     format_table,
     measure_model,
-    paper_speed_of,
-    paper_speeds,
-    profile_model,
-    profiled_modules,
     select_models,
     spec_models,
 )
+from sbr.runners.bench_profile import profile_model, profiled_modules
+from sbr.runners.speed import PeakMemory
 
 REQUIRE_CUDA = cuda_required()
 SMOKE = BenchModel("smoke", "smoke/mask-rcnn_r18_fpn_smoke.py", "smoke Mask R-CNN")
@@ -85,14 +82,13 @@ def test_unknown_model_is_refused_with_the_known_names():
 def test_every_bench_config_exists_and_paper_speeds_come_from_the_specs():
     from sbr.engine.config import resolve_config_path
 
-    speeds = paper_speeds()
-    assert speeds["table2/row3"] == 3.3 and speeds["table6/row5"] == 1.0
     models = spec_models()
     for model in models:
         assert resolve_config_path(model.config).is_file()
     by_name = {m.name: m for m in models}
-    assert paper_speed_of(by_name["table2/row4"], speeds) == 3.4
-    assert paper_speed_of(by_name["table11/row4"], speeds) is None  # the paper prints none
+    assert by_name["table2/row3"].paper_speed == 3.3 and by_name["table6/row5"].paper_speed == 1.0
+    assert by_name["table2/row4"].paper_speed == 3.4
+    assert by_name["table11/row4"].paper_speed is None  # the paper prints none
 
 
 def _result(name: str, infer: float, train: float, paper: float | None) -> ModelResult:

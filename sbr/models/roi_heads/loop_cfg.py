@@ -55,9 +55,14 @@ def expand_loop_train_cfg(
             )
         loop_cfgs = [ConfigDict(copy.deepcopy(dict(cfg))) for cfg in train_cfg]
     if loop_iou_thrs is not None:
-        for cfg, thr in zip(loop_cfgs, loop_iou_thrs, strict=False):
-            if "assigner" not in cfg:
-                raise ValueError("train_cfg: loop_iou_thrs needs an 'assigner' entry to update")
-            for key in _IOU_KEYS:
-                cfg.assigner[key] = float(thr)
+        _set_iou_thrs(loop_cfgs, loop_iou_thrs)
     return loop_cfgs
+
+
+def _set_iou_thrs(loop_cfgs: Sequence[ConfigDict], loop_iou_thrs: Sequence[float]) -> None:
+    """Set each loop's assigner IoU thresholds (:data:`_IOU_KEYS`) to its ``u^t``."""
+    for cfg, thr in zip(loop_cfgs, loop_iou_thrs, strict=False):
+        if "assigner" not in cfg:
+            raise ValueError("train_cfg: loop_iou_thrs needs an 'assigner' entry to update")
+        for key in _IOU_KEYS:
+            cfg.assigner[key] = float(thr)
