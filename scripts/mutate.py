@@ -3,7 +3,7 @@
 
 Usage (from the repository root)::
 
-    python scripts/mutate.py sbr/reports/bootstrap.py -- tests/reports/test_bootstrap.py -k "not smoke"
+    python scripts/mutate.py sbr/reports/bootstrap.py -- tests/reports/test_bootstrap.py -k "not x"
     python scripts/mutate.py sbr/specs/expand.py --functions expand,spec_rows -- tests/specs -q
 
 For every mutable node of the module (outside docstrings), one mutant is written over the
@@ -168,7 +168,9 @@ def mutated_source(source: str, node_index: int, change: str) -> str:
 
 def run_tests(pytest_args: list[str], timeout: float) -> tuple[str, float]:
     """``killed`` when pytest fails (or times out), ``survived`` when it passes."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
+    )
     start = time.monotonic()
     try:
         done = subprocess.run(
@@ -187,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("module", type=Path, help="Python file to mutate")
     parser.add_argument("pytest_args", nargs="+", help="pytest arguments (after --)")
-    parser.add_argument("--functions", help="comma-separated function names to mutate (default: all)")
+    parser.add_argument(
+        "--functions", help="comma-separated function names to mutate (default: all)"
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     parser.add_argument("--max", type=int, default=0, help="run at most this many mutants")
     parser.add_argument("--json", type=Path, help="write every mutant's outcome here")
@@ -200,14 +204,18 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan[: args.max]
     baseline, _ = run_tests(args.pytest_args, args.timeout)
     if baseline != "survived":
-        print(f"the tests fail on the unmutated module ({baseline}): fix them first", file=sys.stderr)
+        print(
+            f"the tests fail on the unmutated module ({baseline}): fix them first", file=sys.stderr
+        )
         return 2
     mutants = []
     try:
         for number, (index, change, description) in enumerate(plan, 1):
             args.module.write_text(mutated_source(original, index, change))
             outcome, seconds = run_tests(args.pytest_args, args.timeout)
-            mutant = Mutant(number, int(description.split()[1].rstrip(":")), description, outcome, seconds)
+            mutant = Mutant(
+                number, int(description.split()[1].rstrip(":")), description, outcome, seconds
+            )
             mutants.append(mutant)
             if args.show or outcome == "survived":
                 print(f"[{number}/{len(plan)}] {outcome:9} {description}", flush=True)

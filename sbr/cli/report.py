@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 _TABLES = [f"table{n}" for n in range(2, 12)]
-_TARGETS = ["all", *_TABLES, "fig1", "fig3", "index"]
+_TARGETS = ["all", *_TABLES, "claims", "fig1", "fig3", "index"]
 
 
 def _command_line(target: str, options: dict[str, object]) -> str:
@@ -74,13 +74,15 @@ def report(
     device: str,
     ci: bool,
 ) -> None:
-    """Write TARGET (all, table2..table11, fig1, fig3, index) under --out.
+    """Write TARGET (all, table2..table11, claims, fig1, fig3, index) under --out.
 
     Tables compare the reproduced values with the paper's; rows without a finished
-    run print dashes with a footnote. A value whose paired bootstrap interval of the
-    difference to the reference row excludes 0 is marked with a dagger. `all` writes
-    every table and Fig. 3, plus Fig. 1 when --data is given; every command rewrites
-    reports/index.md and index.html.
+    run print dashes with a footnote. A dagger marks a difference to the reference row
+    that is significant after Holm's correction over the table (a difference between two
+    trainings only with min_seeds seeds per side). `claims` judges the paper's claims
+    (reports/claims/claims.csv and .tex). `all` writes every table, Fig. 3 and the
+    claims, plus Fig. 1 when --data is given; every command rewrites reports/index.md
+    and index.html.
     """
     from sbr.reports.build import build_fig1, build_report, write_index
 
