@@ -6,12 +6,13 @@ Usage (from the repository root)::
     python scripts/mutate.py sbr/reports/bootstrap.py -- tests/reports/test_bootstrap.py -k "not x"
     python scripts/mutate.py sbr/specs/expand.py --functions expand,spec_rows -- tests/specs -q
 
+The repository's files (tracked and untracked, not ignored: ``git ls-files``) are copied
+to a temporary folder, so the working tree is never touched and other test runs can go on.
 For every mutable node of the module (outside docstrings), one mutant is written over the
-module file, the given pytest arguments are run (``python -m pytest -x -q <args>``, with
-the repository first on ``PYTHONPATH``), and the mutant is *killed* when pytest fails or
-times out, *survived* when it passes. The original file is restored after each mutant
-(also on Ctrl-C). The last line is ``kill rate K/N = P%``; ``--json`` writes every
-mutant's outcome.
+copy's module file, the given pytest arguments are run there (``python -m pytest -x -q
+<args>``, the copy first on ``PYTHONPATH``), and the mutant is *killed* when pytest fails
+or times out, *survived* when it passes. The last line is ``kill rate K/N = P%``; ``--json``
+writes every mutant's outcome.
 
 Mutations: comparison operators (``<`` <-> ``<=``, ``>`` <-> ``>=``, ``==`` <-> ``!=``,
 ``is`` <-> ``is not``, ``in`` <-> ``not in``), arithmetic (``+`` <-> ``-``, ``*`` <-> ``/``,
@@ -33,8 +34,10 @@ import ast
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -166,16 +169,30 @@ def mutated_source(source: str, node_index: int, change: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def run_tests(pytest_args: list[str], timeout: float) -> tuple[str, float]:
+def copy_repository(target: Path) -> Path:
+    """Copy the repository's tracked and untracked (not ignored) files under ``target``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = Path(name)
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def run_tests(pytest_args: list[str], timeout: float, root: Path) -> tuple[str, float]:
     """``killed`` when pytest fails (or times out), ``survived`` when it passes."""
     env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
     )
     start = time.monotonic()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *pytest_args],
-            env=env, capture_output=True, timeout=timeout,
+            env=env, cwd=root, capture_output=True, timeout=timeout,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         return "killed (timeout)", time.monotonic() - start
@@ -202,25 +219,20 @@ def main(argv: list[str] | None = None) -> int:
     plan = enumerate_mutants(original, functions)
     if args.max:
         plan = plan[: args.max]
-    baseline, _ = run_tests(args.pytest_args, args.timeout)
-    if baseline != "survived":
-        print(
-            f"the tests fail on the unmutated module ({baseline}): fix them first", file=sys.stderr
-        )
-        return 2
-    mutants = []
-    try:
+    with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
+        root = copy_repository(Path(tmp))
+        baseline, _ = run_tests(args.pytest_args, args.timeout, root)
+        if baseline != "survived":
+            print(f"the tests fail on the unmutated module ({baseline})", file=sys.stderr)
+            return 2
+        mutants = []
         for number, (index, change, description) in enumerate(plan, 1):
-            args.module.write_text(mutated_source(original, index, change))
-            outcome, seconds = run_tests(args.pytest_args, args.timeout)
-            mutant = Mutant(
-                number, int(description.split()[1].rstrip(":")), description, outcome, seconds
-            )
-            mutants.append(mutant)
+            (root / args.module).write_text(mutated_source(original, index, change))
+            outcome, seconds = run_tests(args.pytest_args, args.timeout, root)
+            line = int(description.split()[1].rstrip(":"))
+            mutants.append(Mutant(number, line, description, outcome, seconds))
             if args.show or outcome == "survived":
                 print(f"[{number}/{len(plan)}] {outcome:9} {description}", flush=True)
-    finally:
-        args.module.write_text(original)
     killed = sum(1 for m in mutants if m.outcome.startswith("killed"))
     if args.json:
         args.json.write_text(json.dumps([asdict(m) for m in mutants], indent=2) + "\n")

@@ -20,14 +20,23 @@ With all weights 1 this is bit-for-bit COCOeval (the oracle tests). With integer
 weights it equals evaluating the resample with duplicated images, except for the order
 inside exact score ties between different images.
 
-Intervals are 95% percentile intervals over ``B`` resamples (default 1000, seed 0),
-re-centred on the estimate (:func:`percentile_interval`): AP's running-maximum
-precision envelope makes resampled AP sit above the full-data AP.
-Every row of a table uses the same resamples (the same image weights), so the
-difference between a row and the reference row is a *paired* bootstrap. With several
-seeds per row, each resample also draws the row's seeds with replacement (independently
-per row) and averages their AP on the resampled images: the interval then covers
-seed-to-seed and image-to-image variation together.
+Resamples. A resample of a validation set is one row of :func:`shared_weights`, which
+depends only on the set of image ids, ``B`` and the seed: every row evaluated on that set,
+in any table, uses the same weights, so the difference between any two of them is a
+*paired* bootstrap, and adding a row changes no other row's interval.
+
+Seeds. A row with ``S`` seeds is resampled on two levels (:func:`two_level`): images by
+the shared weights, then seeds with replacement, their deviations scaled by
+``sqrt(S / (S - 1))`` so that the seed variance of the mean is not understated by
+``(S - 1) / S`` (Davison & Hinkley 1997, *Bootstrap Methods and their Application*,
+Sec. 3.8). Two rows that are evaluations of one training (the same trial at each seed:
+Table 4's L_e rows) are paired per seed instead and need one seed.
+
+Intervals. 95% *basic* bootstrap intervals (Davison & Hinkley 1997, eq. 5.6:
+``2 * estimate - `` the upper and lower quantiles), chosen over percentile intervals by
+``sbr bench coverage`` (:mod:`sbr.reports.coverage_bench`); ``B`` = 1000 resamples, seed 0.
+A difference's p-value (:func:`p_value`) is the dual of its interval; the daggers of a
+table are Holm-corrected (:func:`holm`).
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ FOOTNOTES = {
 DAGGER = "$^\\dagger$"
 #: Fields :func:`table_frame` adds from :func:`sbr.reports.significance.with_intervals`.
 CI_FIELDS = (
-    "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "significant", "ci_status",
+    "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "significant",
+    "same_training", "ci_status",
 )  # fmt: skip
 DASH = "--"
 
@@ -213,7 +214,7 @@ def _ci_fields(cell: Mapping[str, Any] | None, layout: TableLayout) -> dict[str,
     fields: dict[str, Any] = {"reference": layout.reference_row}
     for name in CI_FIELDS:
         value = (cell or {}).get(name, math.nan)
-        if name == "significant":
+        if name in ("significant", "same_training"):
             value = is_true(value)
         elif name == "ci_status":
             value = value if isinstance(value, str) else ""
