@@ -20,6 +20,24 @@ def _command_line(target: str, options: dict[str, object]) -> str:
     return " ".join(parts)
 
 
+def _fig1(
+    ann_file: Path, out: Path, command: str, config: str | None, allowed_border: float,
+    device: str,
+) -> list[Path]:  # fmt: skip
+    """Fig. 1 from the annotations, with a one-line summary of its cost."""
+    from sbr.reports.build import build_fig1
+
+    paths, result = build_fig1(
+        ann_file, out=out, command=command, config=config, allowed_border=allowed_border,
+        device=device,
+    )  # fmt: skip
+    click.echo(
+        f"fig1: {result.n_boxes} boxes, {result.n_shapes} shapes, "
+        f"{result.seconds:.1f} s ({result.boxes_per_second:.0f} boxes/s)"
+    )
+    return paths
+
+
 @click.command("report")
 @click.argument("target", type=click.Choice(_TARGETS))
 @click.option(
@@ -84,7 +102,7 @@ def report(
     claims, plus Fig. 1 when --data is given; every command rewrites reports/index.md
     and index.html.
     """
-    from sbr.reports.build import build_fig1, build_report, write_index
+    from sbr.reports.build import build_report, write_index
 
     command = _command_line(
         target,
@@ -101,19 +119,7 @@ def report(
         raise click.UsageError("fig1 needs --data ANNOTATIONS.json")
     paths: list[Path] = []
     if target == "fig1" or (target == "all" and ann_file is not None):
-        fig1_paths, result = build_fig1(
-            ann_file,
-            out=out,
-            command=command,
-            config=config,
-            allowed_border=allowed_border,
-            device=device,
-        )
-        paths += fig1_paths
-        click.echo(
-            f"fig1: {result.n_boxes} boxes, {result.n_shapes} shapes, "
-            f"{result.seconds:.1f} s ({result.boxes_per_second:.0f} boxes/s)"
-        )
+        paths += _fig1(ann_file, out, command, config, allowed_border, device)
     if target not in ("fig1", "index"):
         paths += build_report([target], out=out, command=command, tracking_uri=tracking_uri, ci=ci)
     else:

@@ -124,6 +124,14 @@ def build_table(
     figure_files = _table_figure(
         summary, layout, preset, out / "figures" / f"{name}_vs_paper", prov
     )
+    files = [p.relative_to(out).as_posix() for p in (tex, csv, wide, *figure_files)]
+    entry = {"title": layout.title, "files": files, "provenance": prov}
+    _record(out, name, entry | {"notes": _table_notes(summary, preset)})
+    return [tex, csv, wide, *figure_files]
+
+
+def _table_notes(summary: pd.DataFrame, preset: str | None) -> list[str]:
+    """The index's notes on a table: missing values, rows without intervals, the recipe."""
     missing = int((summary["status"] != "ok").sum()) if not summary.empty else 0
     notes = [f"{missing} cell(s) without a reproduced value"] if missing else []
     no_data = summary.get("ci_status", pd.Series(dtype=object)) == CI_NO_DATA
@@ -132,9 +140,7 @@ def build_table(
         notes.append(f"no per-image evaluation data (no interval) for {rows}")
     if preset:
         notes.append(f"preset {preset}: a small-scale recipe, not the paper's training")
-    files = [p.relative_to(out).as_posix() for p in (tex, csv, wide, *figure_files)]
-    _record(out, name, {"title": layout.title, "files": files, "provenance": prov, "notes": notes})
-    return [tex, csv, wide, *figure_files]
+    return notes
 
 
 def _table_figure(
@@ -317,6 +323,17 @@ def build_fig1(
     return paths, result
 
 
+def _read_store(uri: str) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """The store's tidy results and, per run id, its dataset name and preset tags."""
+    from sbr.metrics import TAG_DATASET_NAME, TAG_PRESET
+    from sbr.tracking.runs import fetch_runs, runs_to_frame
+
+    records = fetch_runs(uri)
+    datasets = {r.run_id: r.tags.get(TAG_DATASET_NAME, "") for r in records}
+    presets = {r.run_id: r.tags.get(TAG_PRESET, "") for r in records}
+    return runs_to_frame(records), datasets, presets
+
+
 def build_report(
     targets: Sequence[str],
     *,
@@ -337,9 +354,7 @@ def build_report(
         tidy: Results frame to use instead of reading the store (tests).
         ci: Print each value's 95% bootstrap interval in the LaTeX (``--ci``).
     """
-    from sbr.metrics import TAG_DATASET_NAME, TAG_PRESET
     from sbr.tracking.mlflow import resolve_tracking_uri
-    from sbr.tracking.runs import fetch_runs, runs_to_frame
 
     names = [*TABLE_NAMES, "fig3", "claims"] if "all" in targets else list(dict.fromkeys(targets))
     if "fig3" not in names:
@@ -352,13 +367,7 @@ def build_report(
             f"unknown report target(s) {unknown}; expected all, claims, fig3, table2..table11"
         )
     uri = resolve_tracking_uri(tracking_uri)
-    datasets: dict[str, str] = {}
-    presets: dict[str, str] = {}
-    if tidy is None:
-        records = fetch_runs(uri)
-        tidy = runs_to_frame(records)
-        datasets = {r.run_id: r.tags.get(TAG_DATASET_NAME, "") for r in records}
-        presets = {r.run_id: r.tags.get(TAG_PRESET, "") for r in records}
+    tidy, datasets, presets = _read_store(uri) if tidy is None else (tidy, {}, {})
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in names:
@@ -368,16 +377,8 @@ def build_report(
             paths += build_claims(tidy, out=out, command=command, tracking_uri=uri,
                                   datasets=datasets, presets=presets)  # fmt: skip
         else:
-            paths += build_table(
-                name,
-                tidy,
-                out=out,
-                command=command,
-                tracking_uri=uri,
-                datasets=datasets,
-                presets=presets,
-                ci=ci,
-            )
+            paths += build_table(name, tidy, out=out, command=command, tracking_uri=uri,
+                                 datasets=datasets, presets=presets, ci=ci)  # fmt: skip
     return paths + write_index(out)
 
 

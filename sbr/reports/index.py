@@ -85,6 +85,38 @@ def _interval(low: Any, high: Any) -> str:
     return f"[{low_text}, {high_text}]"
 
 
+def _result_line(record: dict[str, Any]) -> str:
+    """One ``<tr>`` of :func:`results_table`."""
+    esc = html.escape
+    status = str(record.get("status", ""))
+    ci_status = str(record.get("ci_status", "") or "")
+    ok = status == "ok"
+    reproduced = number_text(record.get("reproduced_mean"))
+    std = record.get("reproduced_std")
+    if ok and number_text(std) != "&ndash;":
+        reproduced += f" &plusmn; {number_text(std)}"
+    significant = str(record.get("significant", "")).lower() == "true"
+    notes = [_REASONS.get(s, s) for s in (status, ci_status) if s in _REASONS]
+    if ci_status == "reference":
+        notes.append("reference row")
+    cells = [
+        ("text", esc(str(record.get("row", "")))),
+        ("text", esc(str(record.get("label", "")))),
+        ("text", esc(str(record.get("column", "")))),
+        ("", reproduced if ok else "&ndash;"),
+        ("", number_text(record.get("paper"))),
+        ("", number_text(record.get("difference")) if ok else "&ndash;"),
+        ("", _interval(record.get("ci_low"), record.get("ci_high"))),
+        ("", number_text(record.get("delta")) if ok else "&ndash;"),
+        ("", _interval(record.get("delta_ci_low"), record.get("delta_ci_high"))),
+        ("sig", "&dagger;" if significant else ""),
+        ("text", esc("; ".join(notes))),
+    ]
+    row_class = "" if ok else ' class="missing"'
+    body = "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells)
+    return f"<tr{row_class}>{body}</tr>"
+
+
 def results_table(frame: pd.DataFrame) -> str:
     """One table's CSV (:func:`sbr.reports.latex.table_frame`) as an HTML table.
 
@@ -102,39 +134,13 @@ def results_table(frame: pd.DataFrame) -> str:
         f"&Delta; vs {esc(reference)}", "&Delta; 95% CI", "Sig.", "Note",
     ]  # fmt: skip
     lines = ['<table class="results">', "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
-    for record in frame.to_dict("records"):
-        status = str(record.get("status", ""))
-        ci_status = str(record.get("ci_status", "") or "")
-        ok = status == "ok"
-        reproduced = number_text(record.get("reproduced_mean"))
-        std = record.get("reproduced_std")
-        if ok and number_text(std) != "&ndash;":
-            reproduced += f" &plusmn; {number_text(std)}"
-        significant = str(record.get("significant", "")).lower() == "true"
-        notes = [_REASONS.get(s, s) for s in (status, ci_status) if s in _REASONS]
-        if ci_status == "reference":
-            notes.append("reference row")
-        cells = [
-            ("text", esc(str(record.get("row", "")))),
-            ("text", esc(str(record.get("label", "")))),
-            ("text", esc(str(record.get("column", "")))),
-            ("", reproduced if ok else "&ndash;"),
-            ("", number_text(record.get("paper"))),
-            ("", number_text(record.get("difference")) if ok else "&ndash;"),
-            ("", _interval(record.get("ci_low"), record.get("ci_high"))),
-            ("", number_text(record.get("delta")) if ok else "&ndash;"),
-            ("", _interval(record.get("delta_ci_low"), record.get("delta_ci_high"))),
-            ("sig", "&dagger;" if significant else ""),
-            ("text", esc("; ".join(notes))),
-        ]
-        row_class = "" if ok else ' class="missing"'
-        body = "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells)
-        lines.append(f"<tr{row_class}>{body}</tr>")
+    lines += [_result_line(record) for record in frame.to_dict("records")]
     lines.append("</table>")
     lines.append(
-        "<p>&dagger;: the paired 95% bootstrap interval of the difference to the reference "
-        "row excludes 0 (1000 resamples of the validation images). Intervals in the metric's "
-        "unit.</p>"
+        "<p>&dagger;: the difference to the reference row is significant at 5%, Holm-corrected "
+        "over the table (paired basic bootstrap, 1000 resamples of the validation images, "
+        "two-level over seeds; two trainings only with min_seeds seeds per side). Intervals in "
+        "the metric's unit.</p>"
     )
     return "\n".join(lines)
 
