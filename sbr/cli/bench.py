@@ -183,7 +183,7 @@ def bootstrap(
 @bench.command("coverage")
 @click.option(
     "--reps",
-    default="1000,400",
+    default="1000,200",
     show_default=True,
     help="Validation sets drawn at 32 and at 5,000 images (comma-separated).",
 )

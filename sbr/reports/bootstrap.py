@@ -62,8 +62,8 @@ STATS = {
     "mAP_m": (2, None),
     "mAP_l": (3, None),
 }
-DEFAULT_B = 1000
-DEFAULT_SEED = 0
+DEFAULT_B = 1000  # pragma: no mutate (a choice, not a result)
+DEFAULT_SEED = 0  # pragma: no mutate
 CONFIDENCE = 0.95
 #: Bootstrap interval methods :func:`bootstrap_interval` knows.
 INTERVAL_METHODS = ("percentile", "basic")
