@@ -26,6 +26,7 @@ import pandas as pd
 
 from sbr.reports.bootstrap import (
     DEFAULT_SEED,
+    INTERVAL_METHOD,
     Samples,
     bootstrap_interval,
     delta_samples,
@@ -194,7 +195,9 @@ def claims_tex(frame: pd.DataFrame, provenance_text: str = "") -> str:
             for r in frame.to_dict("records")]  # fmt: skip
     return provenance_text + "\n".join([
         r"\begin{table}[htbp]", r"\centering",
-        r"\caption{The paper's claims: measured delta (AP points) with its paired 95\% basic "
+        r"\caption{The paper's claims: measured delta (AP points) with its paired 95\% "
+        + INTERVAL_METHOD
+        + r" "
         r"bootstrap interval and the verdict; two trainings need min\_seeds seeds per side.}",
         r"\label{tab:claims}", r"\resizebox{\linewidth}{!}{%",
         r"\begin{tabular}{" + "l" * 6 + "r" * 7 + "lll}", r"\toprule", header, r"\midrule",

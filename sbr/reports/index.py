@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from sbr.reports.bootstrap import INTERVAL_METHOD
+
 _IMAGE_SUFFIX = ".png"
 
 
@@ -138,9 +140,9 @@ def results_table(frame: pd.DataFrame) -> str:
     lines.append("</table>")
     lines.append(
         "<p>&dagger;: the difference to the reference row is significant at 5%, Holm-corrected "
-        "over the table (paired basic bootstrap, 1000 resamples of the validation images, "
-        "two-level over seeds; two trainings only with min_seeds seeds per side). Intervals in "
-        "the metric's unit.</p>"
+        f"over the table (paired {INTERVAL_METHOD} bootstrap, 1000 resamples of the validation "
+        "images, two-level over seeds; two trainings only with min_seeds seeds per side). "
+        "Intervals in the metric's unit.</p>"
     )
     return "\n".join(lines)
 
