@@ -22,6 +22,7 @@ from ci_gate import require
 from sbr.engine.per_image import match_coco, read_match_tables, write_match_tables
 from sbr.reports.bootstrap import (
     bootstrap_interval,
+    delta_samples,
     evaluate,
     holm,
     image_weights,
@@ -414,3 +415,17 @@ def test_bench_bootstrap_at_tiny_size() -> None:
     text = "\n".join(result.lines())
     for field in ("per-image artifact", "matching (once)", "B=30", "speed-up", "95% CI"):
         assert field in text
+
+
+def test_rows_on_different_validation_sets_are_not_paired(two_models) -> None:
+    gt, good, worse, _ = two_models
+    a = _samples([match_coco(gt, good, "bbox")], "t:a")
+    fewer = match_coco(gt, worse, "bbox", image_ids=[im["id"] for im in gt["images"][:60]])
+    b = _samples([fewer], "t:b")
+    assert a.images and b.images and a.images != b.images
+    alone = interval_of(a, b)
+    assert np.isnan(alone.delta) and np.isnan(alone.p) and not alone.same_training
+    assert 0 < alone.low < a.estimate < alone.high < 1
+    with pytest.raises(ValueError, match="t:a and t:b were not evaluated on one validation set"):
+        delta_samples(a, b)
+    assert not interval_of(a, None).same_training and np.isnan(interval_of(a, None).delta)
