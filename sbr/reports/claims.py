@@ -153,7 +153,8 @@ def claims_frame(
 def headline_counts(frame: pd.DataFrame, claims: Iterable[Claim]) -> dict[str, int]:
     """Verdict counts of the headline claims (and ``n``, how many there are)."""
     headline = {(c.table, c.id) for c in claims if c.headline}
-    mine = frame[[(t, i) in headline for t, i in zip(frame["table"], frame["id"], strict=True)]]
+    mask = [(t, i) in headline for t, i in zip(frame["table"], frame["id"], strict=True)]
+    mine = frame.loc[pd.Series(mask, index=frame.index, dtype=bool)]
     counts = {v: int((mine["verdict"] == v).sum()) for v in (REPRODUCED, INCONCLUSIVE,
                                                              CONTRADICTED, NOT_RUN)}  # fmt: skip
     return counts | {"n": len(mine)}
