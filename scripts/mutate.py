@@ -211,12 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     parser.add_argument("--max", type=int, default=0, help="run at most this many mutants")
+    parser.add_argument(
+        "--lines", help="comma-separated source lines: only their mutants (re-run survivors)"
+    )
     parser.add_argument("--json", type=Path, help="write every mutant's outcome here")
     parser.add_argument("--show", action="store_true", help="print each mutant as it runs")
     args = parser.parse_args(argv)
     original = args.module.read_text()
     functions = set(args.functions.split(",")) if args.functions else None
     plan = enumerate_mutants(original, functions)
+    if args.lines:
+        wanted = {int(x) for x in args.lines.split(",")}
+        plan = [p for p in plan if int(p[2].split()[1].rstrip(":")) in wanted]
     if args.max:
         plan = plan[: args.max]
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:

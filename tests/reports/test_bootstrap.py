@@ -28,8 +28,11 @@ from sbr.reports.bootstrap import (
     image_weights,
     interval_of,
     p_value,
+    percentile_interval,
     row_samples,
+    same_training,
     shared_weights,
+    summarize,
     two_level,
 )
 
@@ -429,3 +432,61 @@ def test_rows_on_different_validation_sets_are_not_paired(two_models) -> None:
     with pytest.raises(ValueError, match="t:a and t:b were not evaluated on one validation set"):
         delta_samples(a, b)
     assert not interval_of(a, None).same_training and np.isnan(interval_of(a, None).delta)
+
+
+def test_two_level_by_hand() -> None:
+    """Seeds 0, 1, 2 and every resample drawing seed 0 thrice: 1 + sqrt(3/2) * (0 - 1)."""
+    boot = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    picks = np.zeros((2, 3), dtype=int)
+    assert two_level(boot, picks) == pytest.approx([1 - np.sqrt(1.5)] * 2)
+
+
+def test_every_image_can_be_drawn() -> None:
+    weights = image_weights(3, 200, seed=0)
+    assert np.all(weights.sum(axis=0) > 100)  # image 0 too
+
+
+def test_percentile_interval_without_and_with_estimate() -> None:
+    samples = np.arange(1000, dtype=float)
+    assert percentile_interval(samples) == pytest.approx((24.975, 974.025))
+    assert percentile_interval(samples, estimate=300.0) == pytest.approx(
+        bootstrap_interval(samples, 300.0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("samples", "estimate", "method", "expected"),
+    [
+        (np.array([1.0, 2.0, 3.0]), 1.0, "basic", 1.0),  # centre 2: 2 * 3/4, capped at 1
+        (np.arange(10.0), 1.5, "basic", 10 / 11),  # centre 3: 4 at or below, 7 at or above
+    ],
+    ids=["capped", "centre-twice-the-estimate"],
+)
+def test_p_value_centre_and_cap(samples, estimate, method, expected) -> None:
+    assert p_value(samples, estimate, method) == pytest.approx(expected)
+
+
+def test_holm_rejects_at_the_boundary() -> None:
+    assert holm([0.025, 0.5]) == [True, False]  # 0.025 <= 0.05 / 2
+
+
+def test_summarize_without_ground_truth_is_minus_one() -> None:
+    precision = -np.ones((2, 10, 101, 3))
+    thresholds = np.linspace(0.5, 0.95, 10)
+    assert np.array_equal(summarize(precision, thresholds, None), [-1.0, -1.0])
+
+
+def test_row_samples_keep_seeds_and_trials(two_models) -> None:
+    gt, good, worse, _ = two_models
+    tables = [match_coco(gt, r, "bbox") for r in (good, worse)]
+    given = row_samples(tables, ["mAP"], key="t:x", seeds=["3", "7"], trials=["p", "q"],
+                        n_boot=20)["mAP"]  # fmt: skip
+    assert (given.seeds, given.trials) == (("3", "7"), ("p", "q"))
+    default = row_samples(tables, ["mAP"], key="t:x", n_boot=20)["mAP"]
+    assert (default.seeds, default.trials) == (("0", "1"), ("", ""))
+    assert not same_training(default, default)  # unknown trials are never one training
+    mixed = row_samples([tables[0], match_coco(gt, worse, "bbox", image_ids=[1, 2, 3])],
+                        ["mAP"], key="t:m", n_boot=20)["mAP"]  # fmt: skip
+    assert mixed.images == ""
+    with pytest.raises(ValueError, match="not evaluated on one validation set"):
+        delta_samples(mixed, given)
