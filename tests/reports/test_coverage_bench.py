@@ -2,10 +2,9 @@
 
 The full-size figures are in the README. Here 300 validation sets of 32 images keep the test
 to seconds (Monte-Carlo error of a coverage about 0.013). At 32 images the bootstrap is a
-little anti-conservative: over 1,000 sets the percentile interval covers the true AP 0.933
-and the true difference 0.921 of the time (the estimate's distribution has heavier tails
-than its bootstrap), the difference below the issue's target of 0.93; these 300 sets give
-about 0.97 and 0.96.
+little anti-conservative: over 1,000 sets the basic interval covers the true AP 0.924 and
+the true difference 0.916 of the time (the estimate's distribution has heavier tails than
+its bootstrap), below the issue's target of 0.93; these 300 sets give 0.955 and 0.943.
 The test's band, [0.90, 0.97], holds the measured behaviour and still fails an interval
 that is a quarter too narrow (about 0.87) or too wide (about 0.99).
 """
