@@ -218,4 +218,23 @@ def overhead(
             click.echo(line)
 
 
+@bench.command("coverage")
+@click.option(
+    "--reps",
+    default="1000,200",
+    show_default=True,
+    help="Validation sets drawn at 32 and at 5,000 images (comma-separated).",
+)
+@click.option("--boot", "n_boot", type=click.IntRange(min=10), default=1000, show_default=True)
+@seed_option
+def coverage(reps: str, n_boot: int, seed: int) -> None:
+    """Empirical coverage of the 95% intervals (AP and a difference) on a known population."""
+    from sbr.reports.coverage_bench import bench_coverage
+
+    counts = tuple(int(r) for r in reps.split(","))
+    for result in bench_coverage((32, 5000), counts, n_boot=n_boot, seed=seed):
+        for line in result.lines():
+            click.echo(line)
+
+
 __all__ = ["bench"]

@@ -18,7 +18,9 @@ from sbr.reports.tables import TableLayout
 from sbr.tracking.runs import TIDY_COLUMNS, empty_tidy
 
 #: Columns of :func:`summarize`'s frame.
-SUMMARY_COLUMNS = ("row", "column", "mean", "std", "n", "status", "run_ids")
+SUMMARY_COLUMNS = (
+    "row", "column", "mean", "std", "n", "status", "run_ids", "seeds", "trial_ids",
+)  # fmt: skip
 
 #: Row/cell states; every state but "ok" prints a dash with a footnote.
 STATUS_OK = "ok"
@@ -35,20 +37,25 @@ def _serves(eval_ids: pd.Series, suffix: str) -> pd.Series:
     return matches | ((eval_ids == "") & (suffix == "final"))
 
 
-def _pick_runs(records: pd.DataFrame, eval_suffix: str = "final") -> tuple[str, list[str]]:
-    """Row status and the run chosen for each seed (finished, evaluation first, newest)."""
+def _pick_runs(
+    records: pd.DataFrame, eval_suffix: str = "final"
+) -> tuple[str, list[tuple[str, str, str]]]:
+    """Row status and the ``(run id, seed, trial id)`` chosen for each seed (finished,
+    evaluation first, newest)."""
     runs = records.drop_duplicates("run_id")
     runs = runs[(runs["kind"].fillna("") != "ablation") & _serves(runs["eval_id"], eval_suffix)]
     if runs.empty:
         return STATUS_MISSING, []
     chosen = []
-    for _, per_seed in runs.groupby(runs["seed"].fillna(-1).astype(str), sort=True):
+    for seed, per_seed in runs.groupby(runs["seed"].fillna(-1).astype(str), sort=True):
         finished = per_seed[per_seed["status"] == "finished"]
         if finished.empty:
             continue
         order = finished.assign(_eval=(finished["kind"] == "evaluation").astype(int))
         order = order.sort_values(["_eval", "start_time"], ascending=False, na_position="last")
-        chosen.append(str(order["run_id"].iloc[0]))
+        first = order.iloc[0]
+        trial = first.get("trial_id")
+        chosen.append((str(first["run_id"]), str(seed), "" if pd.isna(trial) else str(trial)))
     if chosen:
         return STATUS_OK, chosen
     if (runs["status"] == "failed").any():
@@ -74,13 +81,15 @@ def summarize(tidy: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
     Returns:
         Frame with :data:`SUMMARY_COLUMNS`: ``mean``/``std`` over seeds in the column's
         unit (scale applied), ``n`` seeds with a value, ``status`` (``ok``, ``missing``,
-        ``failed``, ``running``, ``not_recorded``), ``run_ids`` (comma-separated).
+        ``failed``, ``running``, ``not_recorded``), ``run_ids`` (comma-separated) and,
+        aligned with them, ``seeds`` and ``trial_ids`` (which training each run belongs to).
         Columns without a metric (model descriptions) are not listed.
     """
     mine = tidy[tidy["table"] == layout.name]
     records: list[dict[str, Any]] = []
     for row in layout.rows:
-        status, run_ids = _pick_runs(mine[mine["row"] == row.id], row.eval_suffix)
+        status, picked = _pick_runs(mine[mine["row"] == row.id], row.eval_suffix)
+        run_ids = [r for r, _, _ in picked]
         chosen = mine[mine["run_id"].isin(run_ids)].drop_duplicates(["run_id", "metric"])
         for column in layout.columns:
             if column.metric is None:
@@ -99,6 +108,8 @@ def summarize(tidy: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
                     "n": n,
                     "status": cell_status,
                     "run_ids": ",".join(run_ids),
+                    "seeds": ",".join(s for _, s, _ in picked),
+                    "trial_ids": ",".join(t for _, _, t in picked),
                 }
             )
     return pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))

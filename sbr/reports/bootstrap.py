@@ -20,19 +20,33 @@ With all weights 1 this is bit-for-bit COCOeval (the oracle tests). With integer
 weights it equals evaluating the resample with duplicated images, except for the order
 inside exact score ties between different images.
 
-Intervals are 95% percentile intervals over ``B`` resamples (default 1000, seed 0),
-re-centred on the estimate (:func:`percentile_interval`): AP's running-maximum
-precision envelope makes resampled AP sit above the full-data AP.
-Every row of a table uses the same resamples (the same image weights), so the
-difference between a row and the reference row is a *paired* bootstrap. With several
-seeds per row, each resample also draws the row's seeds with replacement (independently
-per row) and averages their AP on the resampled images: the interval then covers
-seed-to-seed and image-to-image variation together.
+Resamples. A resample of a validation set is one row of :func:`shared_weights`, which
+depends only on the set of image ids, ``B`` and the seed: every row evaluated on that set,
+in any table, uses the same weights, so the difference between any two of them is a
+*paired* bootstrap, and adding a row changes no other row's interval.
+
+Seeds. A row with ``S`` seeds is resampled on two levels (:func:`two_level`): images by
+the shared weights, then seeds with replacement, their deviations scaled by
+``sqrt(S / (S - 1))`` so that the seed variance of the mean is not understated by
+``(S - 1) / S`` (Davison & Hinkley 1997, *Bootstrap Methods and their Application*,
+Sec. 3.8). Two rows that are evaluations of one training (the same trial at each seed:
+Table 4's L_e rows) are paired per seed instead and need one seed.
+
+Intervals. 95% *basic* bootstrap intervals (Davison & Hinkley 1997, eq. 5.6), chosen over
+percentile intervals (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, Ch. 13) by
+measured coverage (:mod:`sbr.reports.coverage_bench`): with many sparse classes resampled AP
+sits above the full-data AP, which sits above the true AP, and only the basic interval
+reverses that shift; ``B`` = 1000 resamples, seed 0.
+A difference's p-value (:func:`p_value`) is the dual of its interval; the daggers of a
+table are Holm-corrected (:func:`holm`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import hashlib
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +64,17 @@ STATS = {
     "mAP_m": (2, None),
     "mAP_l": (3, None),
 }
-DEFAULT_B = 1000
-DEFAULT_SEED = 0
+DEFAULT_B = 1000  # pragma: no mutate (a choice, not a result)
+DEFAULT_SEED = 0  # pragma: no mutate
 CONFIDENCE = 0.95
+#: Bootstrap interval methods :func:`bootstrap_interval` knows.
+INTERVAL_METHODS = ("percentile", "basic")
+#: The method of every interval in the reports, chosen by ``sbr bench coverage``.
+INTERVAL_METHOD = "basic"
 _EPS = np.spacing(1)
-_CHUNK_ELEMENTS = 4_000_000  # [Bc, N] elements per category and chunk of resamples
+_CHUNK_ELEMENTS = (
+    4_000_000  # pragma: no mutate; [Bc, N] elements per category and chunk of resamples
+)
 
 
 @dataclass(frozen=True)
@@ -104,15 +124,8 @@ def prepare(table: MatchTable, area: int = 0) -> Prepared:
 
 
 def _recall_counts(recall: np.ndarray) -> np.ndarray:
-    """Number of recall thresholds <= each value (exact; ``[...]`` -> ``[...]`` int)."""
-    thr = RECALL_THRESHOLDS
-    count = np.clip(np.floor(recall * 100).astype(np.int64) + 1, 1, thr.size)
-    for _ in range(2):  # floating point: move by one where the estimate is off
-        up = (count < thr.size) & (thr[np.minimum(count, thr.size - 1)] <= recall)
-        count = count + up
-        down = thr[count - 1] > recall
-        count = count - down
-    return count
+    """Number of recall thresholds <= each value (``[...]`` -> ``[...]`` int, 1..R)."""
+    return np.searchsorted(RECALL_THRESHOLDS, recall, side="right")
 
 
 def _interpolated(tp_cum: np.ndarray, total: np.ndarray, n_gt: np.ndarray) -> np.ndarray:
@@ -232,7 +245,9 @@ def evaluate(
     return result
 
 
-def image_weights(n_images: int, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SEED) -> np.ndarray:
+def image_weights(
+    n_images: int, n_boot: int = DEFAULT_B, seed: int | Sequence[int] = DEFAULT_SEED
+) -> np.ndarray:
     """``[B, n]`` counts of each image in ``B`` resamples with replacement (seeded)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_images, size=(n_boot, n_images))
@@ -241,27 +256,201 @@ def image_weights(n_images: int, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SE
     return counts.reshape(n_boot, n_images).astype(np.float64)
 
 
+def validation_set(image_ids: np.ndarray) -> str:
+    """A short digest naming a validation set (its sorted image ids)."""
+    ids = np.sort(np.asarray(image_ids, dtype=np.int64))
+    return hashlib.sha256(ids.tobytes()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _weights_of(digest: str, n_images: int, n_boot: int, seed: int) -> np.ndarray:
+    weights = image_weights(n_images, n_boot, [seed, int(digest, 16) % 2**63])
+    weights.setflags(write=False)
+    return weights
+
+
+def shared_weights(
+    image_ids: np.ndarray, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SEED
+) -> np.ndarray:
+    """The one ``[B, I]`` weight matrix of a validation set (columns: sorted image ids).
+
+    It depends only on the set of image ids, ``B`` and ``seed``: every row evaluated on
+    this set, in any table, uses it (pairing), and adding a row changes no other row.
+    """
+    ids = np.asarray(image_ids)
+    return _weights_of(validation_set(ids), int(ids.size), n_boot, seed)
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def bootstrap_interval(
+    samples: np.ndarray,
+    estimate: float,
+    method: str = INTERVAL_METHOD,
+    confidence: float = CONFIDENCE,
+) -> tuple[float, float]:
+    """A ``confidence`` bootstrap interval of ``estimate`` from its resampled values.
+
+    ``percentile`` (Efron & Tibshirani 1993, Ch. 13): the samples' central quantiles.
+    ``basic`` (Davison & Hinkley 1997, eq. 5.6): ``2 * estimate - `` the upper and lower
+    quantiles, which reverses the resamples' bias. :data:`INTERVAL_METHOD` is the one
+    ``sbr bench coverage`` chose.
+    """
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(np.asarray(samples, dtype=float), [tail, 1 - tail])
+    if method == "percentile":
+        return float(low), float(high)
+    if method == "basic":
+        return float(2 * estimate - high), float(2 * estimate - low)
+    raise ValueError(f"unknown interval method {method!r}; expected one of {INTERVAL_METHODS}")
+
+
 def percentile_interval(
     samples: np.ndarray, confidence: float = CONFIDENCE, estimate: float | None = None
 ) -> tuple[float, float]:
-    """A ``confidence`` bootstrap interval from ``samples``.
+    """Percentile interval; with ``estimate``, the :data:`INTERVAL_METHOD` interval of it."""
+    if estimate is None:
+        return bootstrap_interval(samples, 0.0, "percentile", confidence)
+    return bootstrap_interval(samples, estimate, INTERVAL_METHOD, confidence)
 
-    Without ``estimate``: the central percentile interval. With it: that interval
-    re-centred on the estimate, ``estimate + (quantile - median)``. Resampled AP sits
-    above the full-data AP (COCO's interpolated precision is a running maximum, and
-    resampling adds noise for it to pick up); on COCO-sized sets that shift exceeds the
-    spread, so plain percentiles (and Efron's BC, which only moves within them) would
-    exclude the estimate. The spread is what measures the sampling variability.
+
+def p_value(samples: np.ndarray, estimate: float, method: str = INTERVAL_METHOD) -> float:
+    """Two-sided bootstrap p-value of "no difference", the dual of :func:`bootstrap_interval`.
+
+    The ``1 - p`` interval of ``method`` just reaches 0: with ``basic`` the samples are
+    compared with ``2 * estimate``, with ``percentile`` with 0. Counts are ``(k + 1) /
+    (B + 1)`` (Davison & Hinkley 1997, eq. 4.11), so ``p > 0``.
     """
     samples = np.asarray(samples, dtype=float)
-    tail = (1 - confidence) / 2
-    low, mid, high = np.quantile(samples, [tail, 0.5, 1 - tail])
-    if estimate is None:
-        return float(low), float(high)
-    return float(estimate + (low - mid)), float(estimate + (high - mid))
+    centre = 2 * estimate if method == "basic" else 0.0
+    n = samples.size + 1
+    below = (np.count_nonzero(samples <= centre) + 1) / n
+    above = (np.count_nonzero(samples >= centre) + 1) / n
+    return float(min(1.0, 2 * min(below, above)))
 
 
-# --------------------------------------------------------------------------- tables
+def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> list[bool]:
+    """Holm's (1979) step-down rejections at family-wise level ``alpha``, in input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (len(p_values) - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
+# --------------------------------------------------------------------------- rows and seeds
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One row's statistic: per seed, its full-data value and its value on each resample.
+
+    ``boot[s]`` uses the shared weights of the row's validation set (:func:`shared_weights`),
+    so two rows on one set are paired image by image.
+    """
+
+    point: np.ndarray  # [S] full-data value per seed
+    boot: np.ndarray  # [S, B] value per seed and resample
+    seeds: tuple[str, ...]  # the seed of each entry
+    trials: tuple[str, ...]  # the training (trial id) of each entry; "" unknown
+    images: str  # validation set digest ("" when the seeds' sets differ)
+    key: str  # the row's identity (``table4:row4``): its seed stream
+
+    @property
+    def estimate(self) -> float:
+        """Mean over seeds of the full-data values."""
+        return float(np.mean(self.point))
+
+
+def _seed_picks(n_seeds: int, n_boot: int, key: str, seed: int) -> np.ndarray:
+    """``[B, S]`` seeds drawn with replacement; the stream depends only on ``key`` and ``seed``."""
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    return rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+
+
+def two_level(boot: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """Two-level bootstrap of a mean over seeds: ``[S, B]`` values, ``[B, S]`` picks -> ``[B]``.
+
+    Per resample (images already resampled by the weights), the seeds are drawn with
+    replacement and their deviations from the resample's seed mean are scaled by
+    ``sqrt(S / (S - 1))``: the naive draw understates the seed variance of a mean by
+    ``(S - 1) / S``, the scaled one is unbiased (Davison & Hinkley 1997, Sec. 3.8;
+    Efron & Tibshirani 1993, Sec. 5.4). One seed: the images' variation only.
+    """
+    n_seeds, n_boot = boot.shape
+    if n_seeds == 1:
+        return boot[0]
+    centre = boot.mean(axis=0)
+    drawn = boot[picks, np.arange(n_boot)[:, None]].mean(axis=1)
+    return centre + np.sqrt(n_seeds / (n_seeds - 1)) * (drawn - centre)
+
+
+def level_samples(row: Samples, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """``[B]`` resampled values of the row's seed mean (two-level over its own seeds)."""
+    n_seeds, n_boot = row.boot.shape
+    return two_level(row.boot, _seed_picks(n_seeds, n_boot, row.key, seed))
+
+
+def same_training(a: Samples, b: Samples) -> bool:
+    """Whether two rows are evaluations of one training: the same trial at every common seed."""
+    ta, tb = dict(zip(a.seeds, a.trials, strict=True)), dict(zip(b.seeds, b.trials, strict=True))
+    common = [s for s in ta if s in tb]
+    return bool(common) and all(ta[s] and ta[s] == tb[s] for s in common)
+
+
+def delta_samples(a: Samples, b: Samples, seed: int = DEFAULT_SEED) -> tuple[float, np.ndarray]:
+    """The difference ``a - b``: its estimate and ``[B]`` paired resampled values.
+
+    One training (:func:`same_training`): per seed differences, then the two-level draw of
+    their seeds. Two trainings: each side's own two-level draw; the images stay paired.
+
+    Raises:
+        ValueError: If the rows were not evaluated on one validation set.
+    """
+    if not a.images or a.images != b.images:
+        raise ValueError(f"{a.key} and {b.key} were not evaluated on one validation set")
+    if same_training(a, b):
+        ib = {s: i for i, s in enumerate(b.seeds)}
+        pairs = [(i, ib[s]) for i, s in enumerate(a.seeds) if s in ib]
+        ia_, ib_ = (np.array(x) for x in zip(*pairs, strict=True))
+        diff = a.boot[ia_] - b.boot[ib_]
+        picks = _seed_picks(len(pairs), diff.shape[1], f"{a.key}-{b.key}", seed)
+        return float(np.mean(a.point[ia_] - b.point[ib_])), two_level(diff, picks)
+    return a.estimate - b.estimate, level_samples(a, seed) - level_samples(b, seed)
+
+
+def row_samples(
+    tables: Sequence[MatchTable],
+    stats: Sequence[str],
+    *,
+    key: str,
+    seeds: Sequence[str] = (),
+    trials: Sequence[str] = (),
+    n_boot: int = DEFAULT_B,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Samples]:
+    """Per statistic, one row's :class:`Samples` from its match tables (one per seed)."""
+    seeds = tuple(seeds) or tuple(str(i) for i in range(len(tables)))
+    trials = tuple(trials) or ("",) * len(tables)
+    sets = {validation_set(t.image_ids) for t in tables}
+    values = [
+        (evaluate(t, shared_weights(t.image_ids, n_boot, seed), stats), evaluate(t, None, stats))
+        for t in tables
+    ]
+    return {
+        s: Samples(
+            point=np.array([float(once[s][0]) for _, once in values]),
+            boot=np.stack([boot[s] for boot, _ in values]),
+            seeds=seeds,
+            trials=trials,
+            images=sets.pop() if len(sets) == 1 else "",
+            key=key,
+        )
+        for s in stats
+    }
 
 
 @dataclass(frozen=True)
@@ -269,6 +458,8 @@ class Interval:
     """Bootstrap results of one (row, statistic), in the statistic's unit (fractions).
 
     ``delta_*`` compare with the reference row (paired); NaN where it has no data.
+    ``p`` is the difference's two-sided bootstrap p-value; ``same_training`` whether the
+    two rows are evaluations of one training.
     """
 
     estimate: float
@@ -277,93 +468,55 @@ class Interval:
     delta: float = float("nan")
     delta_low: float = float("nan")
     delta_high: float = float("nan")
-
-    @property
-    def significant(self) -> bool:
-        """Whether the difference's interval excludes 0."""
-        return bool(self.delta_low > 0 or self.delta_high < 0)
+    p: float = float("nan")
+    same_training: bool = False
 
 
-def _seed_mean(per_seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``[S, B]`` -> ``[B]``: per resample, the mean over ``S`` seeds drawn with replacement."""
-    n_seeds, n_boot = per_seed.shape
-    if n_seeds == 1:
-        return per_seed[0]
-    picks = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
-    return per_seed[picks, np.arange(n_boot)[:, None]].mean(axis=1)
-
-
-def row_intervals(
-    rows: Mapping[str, Sequence[MatchTable]],
-    reference: str,
-    stats: Sequence[str],
-    *,
-    n_boot: int = DEFAULT_B,
-    seed: int = DEFAULT_SEED,
-    confidence: float = CONFIDENCE,
-) -> dict[tuple[str, str], Interval]:
-    """Per-row intervals and paired differences to ``reference`` for one IoU type.
-
-    Args:
-        rows: Row id -> its match tables (one per seed); rows without data are left out.
-        reference: The reference row id (its own delta is 0).
-        stats: Statistics (:data:`STATS` names).
-        n_boot: Resamples.
-        seed: Seed of the image draws (row ``n`` draws its seeds from ``[seed, n]``).
-        confidence: Interval coverage.
-
-    Returns:
-        ``{(row, stat): Interval}``. The image weights are drawn over the union of the
-        tables' image ids and shared by every row (pairing).
-    """
-    if not rows:
-        return {}
-    union = np.unique(np.concatenate([t.image_ids for ts in rows.values() for t in ts]))
-    weights = image_weights(union.size, n_boot, seed)
-    boot: dict[str, dict[str, np.ndarray]] = {}
-    point: dict[str, dict[str, float]] = {}
-    for number, (row, tables) in enumerate(rows.items()):
-        per_seed = {s: [] for s in stats}
-        full = {s: [] for s in stats}
-        for table in tables:
-            positions = np.searchsorted(union, table.image_ids)
-            values = evaluate(table, weights[:, positions], stats)
-            once = evaluate(table, None, stats)
-            for s in stats:
-                per_seed[s].append(values[s])
-                full[s].append(float(once[s][0]))
-        rng = np.random.default_rng([seed, number + 1])
-        boot[row] = {s: _seed_mean(np.stack(per_seed[s]), rng) for s in stats}
-        point[row] = {s: float(np.mean(full[s])) for s in stats}
-    result = {}
-    for row in rows:
-        for s in stats:
-            low, high = percentile_interval(boot[row][s], confidence, point[row][s])
-            low, high = max(low, 0.0), min(high, 1.0)  # re-centred: kept within AP's range
-            interval = Interval(point[row][s], low, high)
-            if reference in boot:
-                diff = boot[row][s] - boot[reference][s]
-                d_point = point[row][s] - point[reference][s]
-                d_low, d_high = percentile_interval(diff, confidence, d_point)
-                interval = Interval(
-                    point[row][s], low, high, point[row][s] - point[reference][s], d_low, d_high
-                )
-            result[(row, s)] = interval
-    return result
+def interval_of(row: Samples, reference: Samples | None, seed: int = DEFAULT_SEED) -> Interval:
+    """The row's interval and, when ``reference`` is given, that of its paired difference."""
+    estimate = row.estimate
+    low, high = bootstrap_interval(level_samples(row, seed), estimate)
+    low, high = max(low, 0.0), min(high, 1.0)  # AP's range
+    if reference is None or not row.images or row.images != reference.images:
+        return Interval(estimate, low, high)
+    delta, diff = delta_samples(row, reference, seed)
+    d_low, d_high = bootstrap_interval(diff, delta)
+    return Interval(
+        estimate,
+        low,
+        high,
+        delta,
+        d_low,
+        d_high,
+        p_value(diff, delta),
+        same_training(row, reference),
+    )
 
 
 __all__ = [
     "DEFAULT_B",
     "DEFAULT_SEED",
+    "INTERVAL_METHOD",
     "RECALL_THRESHOLDS",
     "STATS",
     "Interval",
     "Prepared",
+    "Samples",
+    "bootstrap_interval",
+    "delta_samples",
     "evaluate",
+    "holm",
     "image_weights",
+    "interval_of",
+    "level_samples",
+    "p_value",
     "percentile_interval",
     "precision_array",
     "prepare",
-    "row_intervals",
+    "row_samples",
+    "same_training",
+    "shared_weights",
     "summarize",
+    "two_level",
+    "validation_set",
 ]

@@ -3,6 +3,7 @@
 Layout under ``out`` (default ``reports/``)::
 
     tables/tableN.tex, tables/tableN.csv      (leading comment: provenance)
+    claims/claims.csv, claims/claims.tex      (the paper's claims, judged)
     figures/fig1.png|pdf|json, figures/fig3.png|pdf|json  (.json: provenance sidecar)
     provenance.json                           (manifest: every output so far)
     index.md, index.html
@@ -22,8 +23,15 @@ from sbr import __version__
 from sbr.reports import latex
 from sbr.reports.aggregate import run_ids_of, summarize
 from sbr.reports.index import index_html, index_markdown
-from sbr.reports.plots import reproduced_vs_paper_figure
-from sbr.reports.significance import CI_NO_DATA, ci_points, mlflow_loader, with_intervals
+from sbr.reports.plots import effects_figure, reproduced_vs_paper_figure
+from sbr.reports.significance import (
+    CI_NO_DATA,
+    ci_points,
+    effect_points,
+    load_samples,
+    mlflow_loader,
+    with_intervals,
+)
 from sbr.reports.tables import TABLE_NAMES, file_hash, load_layout
 
 MANIFEST = "provenance.json"
@@ -48,7 +56,9 @@ def write_index(out: Path) -> list[Path]:
     path = out / MANIFEST
     entries = json.loads(path.read_text()) if path.is_file() else {}
     (out / "index.md").write_text(index_markdown(entries))
-    (out / "index.html").write_text(index_html(entries, tables=_table_frames(out, entries)))
+    frames = _table_frames(out, entries)
+    claims = frames.pop("claims", None)
+    (out / "index.html").write_text(index_html(entries, tables=frames, claims=claims))
     return [out / "index.md", out / "index.html"]
 
 
@@ -111,12 +121,17 @@ def build_table(
     tex.write_text(latex.table(summary, layout, provenance=prov, dataset=dataset, preset=preset))
     csv.write_text(latex.table_csv(summary, layout, provenance=prov))
     wide.write_text(latex.wide_csv(summary, layout, provenance=prov))
-    points = ci_points(summary, layout)
-    figure_files = []
-    if points:  # reproduced vs paper AP with the intervals as error bars
-        title = f"Table {layout.number}: reproduced vs paper (95% bootstrap intervals)"
-        figure = reproduced_vs_paper_figure(points, title)
-        figure_files = save_figure(figure, out / "figures" / f"{name}_vs_paper", prov)
+    figure_files = _table_figure(
+        summary, layout, preset, out / "figures" / f"{name}_vs_paper", prov
+    )
+    files = [p.relative_to(out).as_posix() for p in (tex, csv, wide, *figure_files)]
+    entry = {"title": layout.title, "files": files, "provenance": prov}
+    _record(out, name, entry | {"notes": _table_notes(summary, preset)})
+    return [tex, csv, wide, *figure_files]
+
+
+def _table_notes(summary: pd.DataFrame, preset: str | None) -> list[str]:
+    """The index's notes on a table: missing values, rows without intervals, the recipe."""
     missing = int((summary["status"] != "ok").sum()) if not summary.empty else 0
     notes = [f"{missing} cell(s) without a reproduced value"] if missing else []
     no_data = summary.get("ci_status", pd.Series(dtype=object)) == CI_NO_DATA
@@ -125,9 +140,67 @@ def build_table(
         notes.append(f"no per-image evaluation data (no interval) for {rows}")
     if preset:
         notes.append(f"preset {preset}: a small-scale recipe, not the paper's training")
-    files = [p.relative_to(out).as_posix() for p in (tex, csv, wide, *figure_files)]
-    _record(out, name, {"title": layout.title, "files": files, "provenance": prov, "notes": notes})
-    return [tex, csv, wide, *figure_files]
+    return notes
+
+
+def _table_figure(
+    summary: pd.DataFrame, layout: Any, preset: str | None, stem: Path, prov: dict[str, Any]
+) -> list[Path]:
+    """Levels (reproduced vs paper AP) under the paper preset; effects under any other."""
+    if preset:  # a small-scale recipe: levels differ from COCO's, effects can carry over
+        points = effect_points(summary, layout)
+        title = f"Table {layout.number}: effects, reproduced vs paper (paired 95% intervals)"
+        return save_figure(effects_figure(points, title), stem, prov) if points else []
+    points = ci_points(summary, layout)
+    if not points:
+        return []
+    title = f"Table {layout.number}: reproduced vs paper (95% bootstrap intervals)"
+    return save_figure(reproduced_vs_paper_figure(points, title), stem, prov)
+
+
+def _claims_inputs(tidy: pd.DataFrame, loader: Any) -> dict[str, Any]:
+    """:class:`sbr.reports.claims.TableData` of every table (claims may cross tables)."""
+    from sbr.reports.claims import TableData
+
+    tables = {}
+    for name in TABLE_NAMES:
+        layout = load_layout(name)
+        summary = summarize(tidy, layout)
+        tables[name] = TableData(layout, summary, load_samples(summary, layout, loader))
+    return tables
+
+
+def build_claims(
+    tidy: pd.DataFrame,
+    *,
+    out: Path,
+    command: str,
+    tracking_uri: str | None,
+    datasets: Mapping[str, str] | None = None,
+    presets: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Write ``claims/claims.csv`` and ``claims.tex`` (every claim of the specs, judged)."""
+    from sbr.reports import claims
+
+    tables = _claims_inputs(tidy, mlflow_loader(tracking_uri))
+    frame = claims.claims_frame(tables)
+    run_ids = sorted({r for t in tables.values() for r in run_ids_of(t.summary)})
+    dataset, preset = other_dataset(run_ids, datasets), other_preset(run_ids, presets)
+    counts = claims.headline_counts(frame, [c for t in tables.values() for c in t.layout.claims])
+    line = claims.headline_line(counts, dataset or "", preset or "")
+    prov = provenance(command, tracking_uri=tracking_uri or "", mlflow_runs=run_ids)
+    folder = out / "claims"
+    folder.mkdir(parents=True, exist_ok=True)
+    csv, tex = folder / "claims.csv", folder / "claims.tex"
+    csv.write_text(claims.claims_csv(frame, latex.provenance_comment(prov, prefix="# ")))
+    tex.write_text(claims.claims_tex(frame, latex.provenance_comment(prov)))
+    entry = {
+        "title": "Does the paper hold here? The paper's claims, judged",
+        "files": [p.relative_to(out).as_posix() for p in (csv, tex)],
+        "provenance": prov, "notes": [], "headline": line,
+    }  # fmt: skip
+    _record(out, "claims", entry)
+    return [csv, tex]
 
 
 def _table_frames(out: Path, entries: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -250,6 +323,17 @@ def build_fig1(
     return paths, result
 
 
+def _read_store(uri: str) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """The store's tidy results and, per run id, its dataset name and preset tags."""
+    from sbr.metrics import TAG_DATASET_NAME, TAG_PRESET
+    from sbr.tracking.runs import fetch_runs, runs_to_frame
+
+    records = fetch_runs(uri)
+    datasets = {r.run_id: r.tags.get(TAG_DATASET_NAME, "") for r in records}
+    presets = {r.run_id: r.tags.get(TAG_PRESET, "") for r in records}
+    return runs_to_frame(records), datasets, presets
+
+
 def build_report(
     targets: Sequence[str],
     *,
@@ -262,54 +346,45 @@ def build_report(
     """Write the named tables (``table2``...) and Fig. 3 (always refreshed), then the index.
 
     Args:
-        targets: Table names and/or ``fig3``; ``all`` = every table and Fig. 3.
+        targets: Table names, ``fig3`` and/or ``claims``; ``all`` = every table, Fig. 3
+            and the claims.
         out: Output folder.
         command: The command line recorded as provenance.
         tracking_uri: MLflow store; None: ``$MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
         tidy: Results frame to use instead of reading the store (tests).
         ci: Print each value's 95% bootstrap interval in the LaTeX (``--ci``).
     """
-    from sbr.metrics import TAG_DATASET_NAME, TAG_PRESET
     from sbr.tracking.mlflow import resolve_tracking_uri
-    from sbr.tracking.runs import fetch_runs, runs_to_frame
 
-    names = [*TABLE_NAMES, "fig3"] if "all" in targets else list(dict.fromkeys(targets))
+    names = [*TABLE_NAMES, "fig3", "claims"] if "all" in targets else list(dict.fromkeys(targets))
     if "fig3" not in names:
         # Fig. 3 draws from whichever runs recorded IoU histograms (R3-CNN and Mask R-CNN
         # rows of Tables 2-4): refresh it with every table, skipped when there are none.
         names.append("fig3")
-    unknown = [n for n in names if n not in (*TABLE_NAMES, "fig3")]
+    unknown = [n for n in names if n not in (*TABLE_NAMES, "fig3", "claims")]
     if unknown:
-        raise ValueError(f"unknown report target(s) {unknown}; expected all, fig3, table2..table11")
+        raise ValueError(
+            f"unknown report target(s) {unknown}; expected all, claims, fig3, table2..table11"
+        )
     uri = resolve_tracking_uri(tracking_uri)
-    datasets: dict[str, str] = {}
-    presets: dict[str, str] = {}
-    if tidy is None:
-        records = fetch_runs(uri)
-        tidy = runs_to_frame(records)
-        datasets = {r.run_id: r.tags.get(TAG_DATASET_NAME, "") for r in records}
-        presets = {r.run_id: r.tags.get(TAG_PRESET, "") for r in records}
+    tidy, datasets, presets = _read_store(uri) if tidy is None else (tidy, {}, {})
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in names:
         if name == "fig3":
             paths += build_fig3(tidy, out=out, command=command, tracking_uri=uri)
+        elif name == "claims":
+            paths += build_claims(tidy, out=out, command=command, tracking_uri=uri,
+                                  datasets=datasets, presets=presets)  # fmt: skip
         else:
-            paths += build_table(
-                name,
-                tidy,
-                out=out,
-                command=command,
-                tracking_uri=uri,
-                datasets=datasets,
-                presets=presets,
-                ci=ci,
-            )
+            paths += build_table(name, tidy, out=out, command=command, tracking_uri=uri,
+                                 datasets=datasets, presets=presets, ci=ci)  # fmt: skip
     return paths + write_index(out)
 
 
 __all__ = [
     "MANIFEST",
+    "build_claims",
     "build_fig1",
     "build_fig3",
     "build_report",

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -24,8 +23,9 @@ from sbr.reports.aggregate import (
     STATUS_OK,
     STATUS_RUNNING,
 )
+from sbr.reports.bootstrap import INTERVAL_METHOD
 from sbr.reports.significance import CI_NO_DATA, CI_OK, CI_REFERENCE, is_true
-from sbr.reports.tables import Column, RowLayout, TableLayout
+from sbr.reports.tables import Column, RowLayout, TableLayout, paper_number
 
 #: Footnote marker and text of every non-ok status, in print order.
 FOOTNOTES = {
@@ -43,7 +43,8 @@ FOOTNOTES = {
 DAGGER = "$^\\dagger$"
 #: Fields :func:`table_frame` adds from :func:`sbr.reports.significance.with_intervals`.
 CI_FIELDS = (
-    "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "significant", "ci_status",
+    "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "significant",
+    "same_training", "ci_status",
 )  # fmt: skip
 DASH = "--"
 
@@ -68,23 +69,12 @@ _UNICODE = {
     "±": r"$\pm$",
     "−": "-",
 }
-_NUMBER = re.compile(r"^\s*(-?[\d,]*\.?\d+)")
 
 
 def escape(text: Any) -> str:
     """Escape LaTeX specials and map the paper's unicode symbols (³, ×, →, ✓)."""
     escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
     return "".join(_UNICODE.get(ch, ch) for ch in escaped)
-
-
-def paper_number(value: Any) -> float | None:
-    """The number in a printed paper cell (``41.7``, ``"44,170 K"``, ``"4.4G"``), else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = _NUMBER.match(str(value))
-    return float(match.group(1).replace(",", "")) if match else None
 
 
 def format_number(value: float, column: Column) -> str:
@@ -132,10 +122,40 @@ def rank_marks(values: Mapping[str, float], column: Column) -> dict[str, str]:
     return marks
 
 
-def _metric_cell(row: RowLayout, column: Column, cell: Mapping[str, Any], mark: str) -> str:
+#: ``(row, column, reproduced mean or None) -> " {\\scriptsize(...)}"`` of a cell.
+Annotate = Callable[[RowLayout, Column, "float | None"], str]
+
+
+def effect_annotation(
+    reference: RowLayout | None, reference_means: Mapping[str, float]
+) -> Annotate:
+    """Under a non-paper preset: each row's difference to the reference row, then the paper's.
+
+    ``(+1.2; paper +2.7)``; the reference row prints ``(reference)``. Levels are not
+    compared with COCO's: a small-scale recipe changes them, the effects are what carry over.
+    """
+
+    def annotate(row: RowLayout, column: Column, mean: float | None) -> str:
+        if reference is None or column.name not in row.paper:
+            return ""
+        if row.id == reference.id:
+            return " {\\scriptsize(reference)}"
+        pa, pb = (paper_number(r.paper.get(column.name)) for r in (row, reference))
+        paper = DASH if pa is None or pb is None else format_difference(pa - pb, column)
+        ref_mean = reference_means.get(column.name, math.nan)
+        if mean is None or math.isnan(mean) or math.isnan(ref_mean):
+            return f" {{\\scriptsize(paper {paper})}}"
+        return f" {{\\scriptsize({format_difference(mean - ref_mean, column)}; paper {paper})}}"
+
+    return annotate
+
+
+def _metric_cell(
+    row: RowLayout, column: Column, cell: Mapping[str, Any], mark: str, annotate: Annotate
+) -> str:
     if cell["status"] != STATUS_OK:
         marker = FOOTNOTES[cell["status"]][0]
-        return f"{DASH}\\textsuperscript{{{marker}}}" + _annotation(row, column, None)
+        return f"{DASH}\\textsuperscript{{{marker}}}" + annotate(row, column, None)
     text = format_number(cell["mean"], column)
     if cell["n"] > 1 and not math.isnan(cell["std"]):
         text += "$\\pm$" + format_number(cell["std"], column)
@@ -144,7 +164,7 @@ def _metric_cell(row: RowLayout, column: Column, cell: Mapping[str, Any], mark: 
         text = f"\\textbf{{{text}}}"
     elif mark == "second":
         text = f"\\underline{{{text}}}"
-    return text + _interval_text(cell, column) + _annotation(row, column, cell["mean"])
+    return text + _interval_text(cell, column) + annotate(row, column, cell["mean"])
 
 
 def _interval_text(cell: Mapping[str, Any], column: Column) -> str:
@@ -172,11 +192,13 @@ def _interval_caption(summary: pd.DataFrame, layout: TableLayout) -> str:
     reference = next((r for r in layout.rows if r.id == layout.reference_row), None)
     name = f"row {reference.number}" if reference else "the reference row"
     text = (
-        f" {DAGGER}: the paired 95\\% bootstrap interval of the difference to {name} "
-        "(1000 resamples of the validation images) excludes 0."
+        f" {DAGGER}: the difference to {name} is significant at 5\\%, Holm-corrected over"
+        f" the table's comparisons (paired {INTERVAL_METHOD} bootstrap, 1000 resamples of the"
+        " validation images, two-level over seeds); a difference between two trainings is"
+        f" tested only with at least {layout.min_seeds} seeds per side."
     )
     if "show_ci" in summary.columns and summary["show_ci"].map(is_true).any():
-        text += " In square brackets: the value's 95\\% bootstrap interval."
+        text += f" In square brackets: the value's 95\\% {INTERVAL_METHOD} bootstrap interval."
     return text
 
 
@@ -192,7 +214,7 @@ def _ci_fields(cell: Mapping[str, Any] | None, layout: TableLayout) -> dict[str,
     fields: dict[str, Any] = {"reference": layout.reference_row}
     for name in CI_FIELDS:
         value = (cell or {}).get(name, math.nan)
-        if name == "significant":
+        if name in ("significant", "same_training"):
             value = is_true(value)
         elif name == "ci_status":
             value = value if isinstance(value, str) else ""
@@ -210,8 +232,24 @@ def _missing_cell() -> dict[str, Any]:
     return {"status": STATUS_MISSING, "mean": math.nan, "std": math.nan, "n": 0}
 
 
-def _body_rows(summary: pd.DataFrame, layout: TableLayout) -> tuple[list[str], set[str]]:
+def _annotator(
+    cells: Mapping[tuple[str, str], Any], layout: TableLayout, effects: bool
+) -> Annotate:
+    if not effects:
+        return _annotation
+    reference = next((r for r in layout.rows if r.id == layout.reference_row), None)
+    means = {
+        column: cell["mean"] for (row, column), cell in cells.items()
+        if row == layout.reference_row and cell.get("status") == STATUS_OK
+    }  # fmt: skip
+    return effect_annotation(reference, means)
+
+
+def _body_rows(
+    summary: pd.DataFrame, layout: TableLayout, effects: bool = False
+) -> tuple[list[str], set[str]]:
     cells = _cells(summary)
+    annotate = _annotator(cells, layout, effects)
     marks: dict[str, dict[str, str]] = {}
     for column in layout.columns:
         if column.rank:
@@ -235,7 +273,8 @@ def _body_rows(summary: pd.DataFrame, layout: TableLayout) -> tuple[list[str], s
                 used.add(cell["status"])
             elif cell.get("ci_status") == CI_NO_DATA:
                 used.add(CI_NO_DATA)
-            parts.append(_metric_cell(row, column, cell, marks.get(column.name, {}).get(row.id)))
+            mark = marks.get(column.name, {}).get(row.id)
+            parts.append(_metric_cell(row, column, cell, mark, annotate))
         lines.append(" & ".join(parts) + r" \\")
     return lines, used
 
@@ -276,7 +315,15 @@ def _recipe_sentence(preset: str | None) -> str:
 
 
 def _caption(layout: TableLayout, dataset: str | None = None, preset: str | None = None) -> str:
-    if dataset:  # not COCO: say so, the paper's bracketed values stay COCO's
+    if preset:  # a small-scale recipe: effects, not levels
+        reference = next((r for r in layout.rows if r.id == layout.reference_row), None)
+        name = f"row {reference.number}" if reference else "the reference row"
+        where = f" on {escape(dataset)} (not COCO)" if dataset else ""
+        paper = (
+            f"Reproduced values{where}, with each row's difference to {name} in brackets next"
+            " to the paper's difference (on COCO)"
+        )
+    elif dataset:  # not COCO: say so, the paper's bracketed values stay COCO's
         paper = (
             f"Reproduced on {escape(dataset)} (not COCO), with the paper's value on COCO "
             "and the difference in brackets"
@@ -312,7 +359,7 @@ def table(
         LaTeX needing ``booktabs`` and ``graphicx`` (``\\checkmark`` is provided
         when ``amssymb`` is not loaded).
     """
-    body, used = _body_rows(summary, layout)
+    body, used = _body_rows(summary, layout, effects=bool(preset))
     lead = "ll" if layout.numbered else "l"
     align = lead + "".join("c" if c.metric is None else "r" for c in layout.columns)
     lines = [

@@ -89,7 +89,13 @@ def anchor_coverage_figure(bins: Sequence[float], percent_missing: Sequence[floa
     return fig
 
 
-def reproduced_vs_paper_figure(points: Sequence[Mapping[str, object]], title: str) -> Figure:
+def reproduced_vs_paper_figure(
+    points: Sequence[Mapping[str, object]],
+    title: str,
+    *,
+    xlabel: str = "paper AP",
+    ylabel: str = "reproduced AP (95% bootstrap interval)",
+) -> Figure:
     """Reproduced vs paper AP per row, with 95% bootstrap intervals as error bars.
 
     Args:
@@ -127,12 +133,35 @@ def reproduced_vs_paper_figure(points: Sequence[Mapping[str, object]], title: st
     pad = max(1.0, 0.05 * (hi - lo))
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.8, ls="--",
             label="reproduced = paper")  # fmt: skip
-    ax.set_xlabel("paper AP")
-    ax.set_ylabel("reproduced AP (95% bootstrap interval)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
 
 
-__all__ = ["anchor_coverage_figure", "iou_distribution_figure", "reproduced_vs_paper_figure"]
+def effects_figure(points: Sequence[Mapping[str, object]], title: str) -> Figure:
+    """Effects: each row's difference to the reference, reproduced vs paper, with intervals.
+
+    Args:
+        points: As :func:`reproduced_vs_paper_figure`'s, with ``paper`` the paper's
+            difference, ``reproduced`` the reproduced one and ``low``/``high`` its paired
+            95% interval (AP points). On the diagonal the effect carries over as it is.
+    """
+    fig = reproduced_vs_paper_figure(
+        points, title, xlabel="paper: difference to the reference row (AP points)",
+        ylabel="reproduced difference (paired 95% bootstrap interval)",
+    )  # fmt: skip
+    ax = fig.axes[0]
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.axvline(0.0, color="black", lw=0.6)
+    return fig
+
+
+__all__ = [
+    "anchor_coverage_figure",
+    "effects_figure",
+    "iou_distribution_figure",
+    "reproduced_vs_paper_figure",
+]

@@ -14,6 +14,7 @@ import math
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,22 @@ import numpy as np
 import pandas as pd
 
 from sbr.metrics import ARTIFACT_PER_IMAGE, COCO_PREFIX
-from sbr.reports.bootstrap import DEFAULT_B, DEFAULT_SEED, row_intervals
-from sbr.reports.tables import Column, TableLayout
+from sbr.reports.bootstrap import (
+    DEFAULT_B,
+    DEFAULT_SEED,
+    Interval,
+    Samples,
+    holm,
+    interval_of,
+    row_samples,
+    same_training,
+)
+from sbr.reports.tables import Column, TableLayout, paper_number
 
 #: Columns of :func:`table_intervals`' frame.
 CI_COLUMNS = (
     "row", "column", "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high",
-    "significant", "ci_status",
+    "significant", "same_training", "ci_status",
 )  # fmt: skip
 CI_OK = "ok"
 CI_NO_DATA = "no_per_image"  # a run of the row has no per-image artifact
@@ -80,12 +90,124 @@ def mlflow_loader(tracking_uri: str | None) -> Loader:
     return load
 
 
-def _row_runs(summary: pd.DataFrame) -> dict[str, list[str]]:
-    runs: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class RowRuns:
+    """The runs chosen for one row, one per seed, with their seed and training (trial)."""
+
+    run_ids: tuple[str, ...]
+    seeds: tuple[str, ...]
+    trials: tuple[str, ...]
+
+
+def _split(value: Any, n: int) -> tuple[str, ...]:
+    parts = tuple(str(value).split(",")) if isinstance(value, str) and value else ()
+    return parts if len(parts) == n else ("",) * n
+
+
+def row_runs(summary: pd.DataFrame) -> dict[str, RowRuns]:
+    """Row id -> its chosen runs (rows whose runs finished)."""
+    runs: dict[str, RowRuns] = {}
     for record in summary.to_dict("records"):
         if record["status"] == "ok" and record["row"] not in runs:
-            runs[record["row"]] = [r for r in str(record["run_ids"]).split(",") if r]
+            ids = tuple(r for r in str(record["run_ids"]).split(",") if r)
+            seeds = _split(record.get("seeds"), len(ids))
+            runs[record["row"]] = RowRuns(ids, seeds, _split(record.get("trial_ids"), len(ids)))
     return runs
+
+
+def load_samples(
+    summary: pd.DataFrame,
+    layout: TableLayout,
+    loader: Loader,
+    *,
+    n_boot: int = DEFAULT_B,
+    seed: int = DEFAULT_SEED,
+) -> dict[tuple[str, str], Samples]:
+    """``(row, column) -> Samples`` of every COCO column of the rows with per-image data.
+
+    Rows whose runs (any seed) lack the artifact are left out. The image weights are
+    those of each row's validation set (:func:`sbr.reports.bootstrap.shared_weights`).
+    """
+    columns = [(c.name, coco_stat(c)) for c in layout.columns]
+    columns = [(name, s) for name, s in columns if s is not None]
+    found: dict[tuple[str, str], Samples] = {}
+    for row, runs in row_runs(summary).items():
+        loaded = [loader(run_id) for run_id in runs.run_ids]
+        if not loaded or any(x is None for x in loaded):
+            continue
+        for iou_type in sorted({s[0] for _, s in columns}):
+            if not all(iou_type in tables for tables, _ in loaded):
+                continue
+            stats = sorted({s[1] for _, s in columns if s[0] == iou_type})
+            samples = row_samples(
+                [tables[iou_type] for tables, _ in loaded], stats, key=f"{layout.name}:{row}",
+                seeds=runs.seeds, trials=runs.trials, n_boot=n_boot, seed=seed,
+            )  # fmt: skip
+            for name, (kind, stat) in columns:
+                if kind == iou_type:
+                    found[(row, name)] = samples[stat]
+    return found
+
+
+def may_test(a: Samples, b: Samples, min_seeds: int) -> bool:
+    """The seeds rule: one training from one seed; two trainings with ``min_seeds`` each."""
+    return same_training(a, b) or min(len(a.seeds), len(b.seeds)) >= min_seeds
+
+
+def compute_intervals(
+    samples: Mapping[tuple[str, str], Samples],
+    reference: str,
+    min_seeds: int,
+    seed: int = DEFAULT_SEED,
+) -> dict[tuple[str, str], tuple[Interval, bool]]:
+    """``(row, column) -> (interval, significant)``: the dagger is Holm-corrected.
+
+    Every difference to the reference that the seeds rule allows (:func:`may_test`) is
+    one test of the table's family; Holm's step-down procedure keeps the family-wise
+    error at 5%.
+    """
+    intervals = {
+        (row, column): interval_of(value, samples.get((reference, column)), seed)
+        for (row, column), value in samples.items()
+    }
+    tested = [
+        key for key, value in samples.items()
+        if key[0] != reference and (reference, key[1]) in samples
+        and not math.isnan(intervals[key].p)
+        and may_test(value, samples[(reference, key[1])], min_seeds)
+    ]  # fmt: skip
+    rejected = dict(zip(tested, holm([intervals[k].p for k in tested]), strict=True))
+    return {key: (value, rejected.get(key, False)) for key, value in intervals.items()}
+
+
+def _cell_record(
+    row: str, column: Column, means: Mapping[tuple[str, str], Any], reference: str,
+    found: tuple[Interval, bool] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """One record of :data:`CI_COLUMNS` (values in the column's unit)."""
+    cell = means.get((row, column.name), {})
+    ref_cell = means.get((reference, column.name), {})
+    mean = cell.get("mean", math.nan) if cell.get("status") == "ok" else math.nan
+    ref = ref_cell.get("mean", math.nan) if ref_cell.get("status") == "ok" else math.nan
+    record = {
+        "row": row, "column": column.name, "ci_low": math.nan, "ci_high": math.nan,
+        "delta": mean - ref, "delta_ci_low": math.nan, "delta_ci_high": math.nan,
+        "significant": False, "same_training": False,
+    }  # fmt: skip
+    if math.isnan(mean):
+        return record | {"ci_status": CI_NO_VALUE}
+    if found is None:
+        return record | {"ci_status": CI_NO_DATA}
+    interval, significant = found
+    scale = column.scale
+    record.update(ci_low=interval.low * scale, ci_high=interval.high * scale)
+    record["ci_status"] = CI_REFERENCE if row == reference else CI_OK
+    if row != reference and not math.isnan(interval.delta_low):
+        record.update(
+            delta_ci_low=interval.delta_low * scale, delta_ci_high=interval.delta_high * scale,
+            significant=significant, same_training=interval.same_training,
+        )  # fmt: skip
+    return record
 
 
 def table_intervals(
@@ -100,62 +222,26 @@ def table_intervals(
 
     Args:
         summary: :func:`sbr.reports.aggregate.summarize`'s frame.
-        layout: The table (its ``reference`` row is the baseline of the deltas).
+        layout: The table (its ``reference`` row is the baseline of the deltas, its
+            ``min_seeds`` the seeds rule of the daggers).
         loader: Per-image data of a run id (:func:`mlflow_loader`).
         n_boot: Bootstrap resamples.
         seed: Seed of the resamples.
 
     ``delta`` is the difference of the reproduced values (as printed); its interval is
-    the paired bootstrap one.
+    the paired bootstrap one; ``significant`` is the Holm-corrected dagger.
     """
-    columns = [(c, coco_stat(c)) for c in layout.columns]
-    columns = [(c, s) for c, s in columns if s is not None]
+    columns = [c for c in layout.columns if coco_stat(c) is not None]
     if not columns:
         return pd.DataFrame(columns=list(CI_COLUMNS))
-    reference = layout.reference_row
+    samples = load_samples(summary, layout, loader, n_boot=n_boot, seed=seed)
+    found = compute_intervals(samples, layout.reference_row, layout.min_seeds, seed)
     means = {(r["row"], r["column"]): r for r in summary.to_dict("records")}
-    data: dict[str, list[Mapping[str, Any]] | None] = {}
-    for row, run_ids in _row_runs(summary).items():
-        loaded = [loader(run_id) for run_id in run_ids]
-        data[row] = None if not loaded or any(x is None for x in loaded) else [x[0] for x in loaded]
-    intervals: dict[tuple[str, str, str], Any] = {}
-    for iou_type in sorted({s[0] for _, s in columns}):
-        stats = sorted({s[1] for _, s in columns if s[0] == iou_type})
-        tables = {
-            row: [t[iou_type] for t in per_seed]
-            for row, per_seed in data.items()
-            if per_seed and all(iou_type in t for t in per_seed)
-        }
-        found = row_intervals(tables, reference, stats, n_boot=n_boot, seed=seed)
-        intervals.update({(row, iou_type, stat): v for (row, stat), v in found.items()})
-    records = []
-    for row in layout.rows:
-        for column, (iou_type, stat) in columns:
-            cell = means.get((row.id, column.name), {})
-            ref_cell = means.get((reference, column.name), {})
-            mean = cell.get("mean", math.nan) if cell.get("status") == "ok" else math.nan
-            ref = ref_cell.get("mean", math.nan) if ref_cell.get("status") == "ok" else math.nan
-            found = intervals.get((row.id, iou_type, stat))
-            record = {
-                "row": row.id, "column": column.name, "ci_low": math.nan, "ci_high": math.nan,
-                "delta": mean - ref, "delta_ci_low": math.nan, "delta_ci_high": math.nan,
-                "significant": False,
-            }  # fmt: skip
-            if math.isnan(mean):
-                record["ci_status"] = CI_NO_VALUE
-            elif found is None:
-                record["ci_status"] = CI_NO_DATA
-            else:
-                scale = column.scale
-                record.update(ci_low=found.low * scale, ci_high=found.high * scale)
-                record["ci_status"] = CI_REFERENCE if row.id == reference else CI_OK
-                if row.id != reference and not math.isnan(found.delta_low):
-                    record.update(
-                        delta_ci_low=found.delta_low * scale,
-                        delta_ci_high=found.delta_high * scale,
-                        significant=found.significant,
-                    )
-            records.append(record)
+    records = [
+        _cell_record(row.id, column, means, layout.reference_row, found.get((row.id, column.name)))
+        for row in layout.rows
+        for column in columns
+    ]
     return pd.DataFrame.from_records(records, columns=list(CI_COLUMNS))
 
 
@@ -180,8 +266,6 @@ def with_intervals(
 
 def ci_points(summary: pd.DataFrame, layout: TableLayout) -> list[dict[str, Any]]:
     """Reproduced-vs-paper points of the COCO columns (for the figure): one per cell."""
-    from sbr.reports.latex import paper_number
-
     cells = {(r["row"], r["column"]): r for r in summary.to_dict("records")}
     points = []
     for row in layout.rows:
@@ -204,15 +288,47 @@ def ci_points(summary: pd.DataFrame, layout: TableLayout) -> list[dict[str, Any]
     return points
 
 
+def effect_points(summary: pd.DataFrame, layout: TableLayout) -> list[dict[str, Any]]:
+    """Reproduced vs paper differences to the reference row (for the effects figure)."""
+    cells = {(r["row"], r["column"]): r for r in summary.to_dict("records")}
+    reference = next((r for r in layout.rows if r.id == layout.reference_row), None)
+    points = []
+    for row in layout.rows:
+        for column in layout.columns:
+            cell = cells.get((row.id, column.name))
+            if reference is None or row.id == reference.id or coco_stat(column) is None:
+                continue
+            pa, pb = (paper_number(r.paper.get(column.name)) for r in (row, reference))
+            delta = float(cell.get("delta", math.nan)) if cell else math.nan
+            if pa is None or pb is None or math.isnan(delta) or cell["status"] != "ok":
+                continue
+            points.append(
+                {
+                    "row": row.number, "label": row.label, "column": column.name,
+                    "paper": pa - pb, "reproduced": delta,
+                    "low": float(cell.get("delta_ci_low", math.nan)),
+                    "high": float(cell.get("delta_ci_high", math.nan)),
+                    "significant": is_true(cell.get("significant")),
+                }
+            )  # fmt: skip
+    return points
+
+
 __all__ = [
     "CI_COLUMNS",
     "CI_NO_DATA",
     "CI_NO_VALUE",
     "CI_OK",
     "CI_REFERENCE",
+    "RowRuns",
     "ci_points",
     "coco_stat",
+    "compute_intervals",
+    "effect_points",
+    "load_samples",
+    "may_test",
     "mlflow_loader",
+    "row_runs",
     "table_intervals",
     "with_intervals",
 ]

@@ -20,6 +20,9 @@ from sbr.metrics import (
     METRIC_PEAK_MEMORY_MB,
     coco_key,
 )
+from sbr.specs.claims import DEFAULT_MIN_SEEDS, Claim
+
+_NUMBER = re.compile(r"^\s*(-?[\d,]*\.?\d+)")
 
 #: The paper tables ``sbr report all`` rebuilds, in order.
 TABLE_NAMES = tuple(f"table{number}" for number in range(2, 12))
@@ -92,6 +95,9 @@ class TableLayout:
         spec_hash: Short SHA-256 of the spec file's bytes.
         reference: Row id the differences and their intervals compare with
             (the spec's ``reference``; empty: the first row).
+        min_seeds: Seeds per side a comparison between two trainings needs for a
+            dagger or a verdict (:func:`min_seeds_of`).
+        claims: The paper's claims stated by the table (its spec's ``claims:``).
     """
 
     name: str
@@ -104,6 +110,8 @@ class TableLayout:
     spec_file: str = ""
     spec_hash: str = ""
     reference: str = ""
+    min_seeds: int = DEFAULT_MIN_SEEDS
+    claims: tuple[Claim, ...] = ()
 
     @property
     def reference_row(self) -> str:
@@ -137,6 +145,28 @@ _DESCRIPTIVE = {
     "M_IoU": "M$_{IoU}$",
     "Model": "Model",
 }
+
+
+def paper_number(value: Any) -> float | None:
+    """The number in a printed paper cell (``41.7``, ``"44,170 K"``, ``"4.4G"``), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _NUMBER.match(str(value))
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def min_seeds_of(spec: Any, preset: Any = None) -> int:
+    """Seeds per side that a comparison between two trainings needs (spec, preset, default).
+
+    Reads ``min_seeds`` of the spec, then of the preset, where they define one.
+    """
+    for source in (spec, preset):
+        value = getattr(source, "min_seeds", None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return DEFAULT_MIN_SEEDS
 
 
 def _coco_column(name: str, iou_type: str, stat: str, header: str) -> Column:
@@ -239,6 +269,8 @@ def layout_from_spec(spec: Any) -> TableLayout:
         spec_file=_display_path(spec_path),
         spec_hash=file_hash(spec_path) if spec_path.is_file() else "",
         reference=getattr(spec, "reference", None) or (rows[0].id if rows else ""),
+        min_seeds=min_seeds_of(spec),
+        claims=tuple(getattr(spec, "claims", None) or ()),
     )
 
 
@@ -258,4 +290,6 @@ __all__ = [
     "file_hash",
     "layout_from_spec",
     "load_layout",
+    "min_seeds_of",
+    "paper_number",
 ]

@@ -20,7 +20,21 @@ import pytest
 from ci_gate import require
 
 from sbr.engine.per_image import match_coco, read_match_tables, write_match_tables
-from sbr.reports.bootstrap import evaluate, image_weights, percentile_interval, row_intervals
+from sbr.reports.bootstrap import (
+    bootstrap_interval,
+    delta_samples,
+    evaluate,
+    holm,
+    image_weights,
+    interval_of,
+    p_value,
+    percentile_interval,
+    row_samples,
+    same_training,
+    shared_weights,
+    summarize,
+    two_level,
+)
 
 pycocotools = require("pycocotools")
 
@@ -276,35 +290,122 @@ def _degraded(results: list[dict], seed: int) -> list[dict]:
     return [results[i] for i in sorted(keep)]
 
 
-def test_paired_intervals_same_worse_and_seeds() -> None:
+def _samples(tables, key, seeds=None, trials=None, n_boot=300):
+    return row_samples(
+        tables, ["mAP"], key=key, seeds=seeds or [str(i) for i in range(len(tables))],
+        trials=trials or [key] * len(tables), n_boot=n_boot, seed=3,
+    )["mAP"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    """Ground truth, a model's detections, and a clearly worse model's (half dropped)."""
     gt, results = synthetic_case(16, images=80)
-    good = match_coco(gt, results, "bbox")
-    worse = match_coco(gt, _degraded(results, 1), "bbox")
-    rows = {"ref": [good], "same": [good], "worse": [worse], "two-seeds": [good, good]}
-    found = row_intervals(rows, "ref", ["mAP", "mAP_50"], n_boot=200, seed=3)
-    point = float(evaluate(good)["mAP"][0])
-    ref = found[("ref", "mAP")]
-    assert ref.low <= point <= ref.high and ref.estimate == point
-    same = found[("same", "mAP")]
-    assert (same.delta, same.delta_low, same.delta_high) == (0.0, 0.0, 0.0)
-    assert not same.significant
-    assert found[("worse", "mAP")].delta < 0 and found[("worse", "mAP")].significant
-    assert found[("worse", "mAP")].delta_high < 0
-    twice = found[("two-seeds", "mAP")]  # two equal seeds: the same distribution
-    assert (twice.low, twice.high) == (ref.low, ref.high)
-    again = row_intervals(rows, "ref", ["mAP", "mAP_50"], n_boot=200, seed=3)
-    assert again == found  # fixed seed: reproducible
+    return gt, results, _degraded(results, 1), _degraded(results, 2)
 
 
-def test_image_weights_and_intervals() -> None:
+def test_estimates_and_deltas_equal_cocoeval(two_models) -> None:
+    """Point values and deltas against pycocotools, with two genuinely different seeds."""
+    gt, good, worse, worse2 = two_models
+    ap = {name: coco_stats(gt, r, "bbox")[0] for name, r in
+          (("good", good), ("worse", worse), ("worse2", worse2))}  # fmt: skip
+    a = _samples([match_coco(gt, good, "bbox")], "t:a")
+    b = _samples([match_coco(gt, worse, "bbox"), match_coco(gt, worse2, "bbox")], "t:b")
+    assert a.estimate == ap["good"]
+    assert b.estimate == pytest.approx((ap["worse"] + ap["worse2"]) / 2, abs=1e-15)
+    interval = interval_of(a, b)
+    assert interval.delta == pytest.approx(ap["good"] - (ap["worse"] + ap["worse2"]) / 2)
+    assert 0 < interval.delta_low < interval.delta < interval.delta_high
+    assert interval.p < 0.01 and not interval.same_training
+
+
+def test_one_training_pairs_per_seed_two_trainings_do_not(two_models) -> None:
+    """Identical values: one training gives a zero-width delta, two trainings a seed spread."""
+    gt, good, worse, worse2 = two_models
+    tables = [match_coco(gt, r, "bbox") for r in (good, worse, worse2)]
+    trials = ["x0", "x1", "x2"]
+    a = _samples(tables, "t:a", trials=trials)
+    b_same = _samples(tables, "t:b", trials=trials)  # evaluations of the same trainings
+    b_other = _samples(tables, "t:b", trials=["y0", "y1", "y2"])
+    same, other = interval_of(a, b_same), interval_of(a, b_other)
+    assert same.same_training and (same.delta_low, same.delta_high) == (0.0, 0.0)
+    assert not other.same_training and other.delta_low < -0.01 and other.delta_high > 0.01
+
+
+def test_two_level_corrects_the_seed_variance() -> None:
+    """Three seeds at 0, 1, 2 (no image noise): the seed mean's variance is s^2 / S = 1/3.
+
+    The naive draw with replacement would give (S - 1) / S of it, 2/9.
+    """
+    boot = np.repeat(np.array([[0.0], [1.0], [2.0]]), 40_000, axis=1)
+    picks = np.random.default_rng(0).integers(0, 3, size=(40_000, 3))
+    values = two_level(boot, picks)
+    assert np.var(values) == pytest.approx(1 / 3, rel=0.03)
+    assert np.mean(values) == pytest.approx(1.0, abs=0.01)
+    assert np.array_equal(two_level(boot[:1], picks[:, :1]), boot[0])  # one seed: images only
+
+
+def test_adding_a_row_changes_no_other_interval(two_models) -> None:
+    from sbr.reports.significance import compute_intervals
+
+    gt, good, worse, worse2 = two_models
+    rows = {
+        name: _samples([match_coco(gt, r, "bbox")], f"t:{name}")
+        for name, r in (("ref", good), ("b", worse), ("c", worse2))
+    }
+    both = compute_intervals({(k, "B_AP"): rows[k] for k in ("ref", "b")}, "ref", 3)
+    three = compute_intervals({(k, "B_AP"): v for k, v in rows.items()}, "ref", 3)
+    assert both[("b", "B_AP")][0] == three[("b", "B_AP")][0]
+
+
+def test_weights_belong_to_the_validation_set() -> None:
+    ids = np.array([5, 9, 2, 7])
+    assert np.array_equal(shared_weights(ids, 20, 1), shared_weights(ids[::-1], 20, 1))
+    assert not np.array_equal(shared_weights(ids, 20, 1), shared_weights(ids + 1, 20, 1))
     weights = image_weights(50, 40, seed=1)
     assert weights.shape == (40, 50) and np.all(weights.sum(axis=1) == 50)
-    assert np.array_equal(weights, image_weights(50, 40, seed=1))
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("percentile", (24.975, 974.025)), ("basic", (600 - 974.025, 600 - 24.975))],
+    ids=["percentile", "basic"],
+)
+def test_interval_methods_by_hand(method: str, expected: tuple[float, float]) -> None:
     samples = np.arange(1000, dtype=float)
-    low, high = percentile_interval(samples)
-    assert low == pytest.approx(24.975) and high == pytest.approx(974.025)
-    centred = percentile_interval(samples, estimate=300.0)  # the spread around the estimate
-    assert centred == pytest.approx((300 - 474.525, 300 + 474.525))
+    assert bootstrap_interval(samples, 300.0, method) == pytest.approx(expected)
+
+
+def test_unknown_interval_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown interval method 'bca'"):
+        bootstrap_interval(np.arange(10.0), 1.0, "bca")
+
+
+@pytest.mark.parametrize(
+    ("samples", "estimate", "method", "expected"),
+    [
+        (np.arange(10.0), 6.0, "basic", 2 / 11),  # centre 12: none above, all below
+        (np.arange(10.0), 6.0, "percentile", 4 / 11),  # centre 0: one at or below it
+        (np.array([-1.0, 1.0, 2.0, 3.0]), 1.0, "percentile", 4 / 5),
+    ],
+    ids=["basic", "percentile-edge", "percentile-middle"],
+)
+def test_p_value_by_hand(samples, estimate, method, expected) -> None:
+    assert p_value(samples, estimate, method) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [
+        ([0.01, 0.04, 0.03, 0.2], [True, False, False, False]),
+        ([0.01, 0.02], [True, True]),  # Bonferroni would keep only the first
+        ([0.2, 0.01, 0.012], [False, True, True]),
+        ([0.051], [False]),
+    ],
+    ids=["stops-early", "step-down", "order-kept", "single"],
+)
+def test_holm_by_hand(p: list[float], expected: list[bool]) -> None:
+    assert holm(p) == expected
 
 
 def test_bench_bootstrap_at_tiny_size() -> None:
@@ -317,3 +418,75 @@ def test_bench_bootstrap_at_tiny_size() -> None:
     text = "\n".join(result.lines())
     for field in ("per-image artifact", "matching (once)", "B=30", "speed-up", "95% CI"):
         assert field in text
+
+
+def test_rows_on_different_validation_sets_are_not_paired(two_models) -> None:
+    gt, good, worse, _ = two_models
+    a = _samples([match_coco(gt, good, "bbox")], "t:a")
+    fewer = match_coco(gt, worse, "bbox", image_ids=[im["id"] for im in gt["images"][:60]])
+    b = _samples([fewer], "t:b")
+    assert a.images and b.images and a.images != b.images
+    alone = interval_of(a, b)
+    assert np.isnan(alone.delta) and np.isnan(alone.p) and not alone.same_training
+    assert 0 < alone.low < a.estimate < alone.high < 1
+    with pytest.raises(ValueError, match="t:a and t:b were not evaluated on one validation set"):
+        delta_samples(a, b)
+    assert not interval_of(a, None).same_training and np.isnan(interval_of(a, None).delta)
+
+
+def test_two_level_by_hand() -> None:
+    """Seeds 0, 1, 2 and every resample drawing seed 0 thrice: 1 + sqrt(3/2) * (0 - 1)."""
+    boot = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    picks = np.zeros((2, 3), dtype=int)
+    assert two_level(boot, picks) == pytest.approx([1 - np.sqrt(1.5)] * 2)
+
+
+def test_every_image_can_be_drawn() -> None:
+    weights = image_weights(3, 200, seed=0)
+    assert np.all(weights.sum(axis=0) > 100)  # image 0 too
+
+
+def test_percentile_interval_without_and_with_estimate() -> None:
+    samples = np.arange(1000, dtype=float)
+    assert percentile_interval(samples) == pytest.approx((24.975, 974.025))
+    assert percentile_interval(samples, estimate=300.0) == pytest.approx(
+        bootstrap_interval(samples, 300.0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("samples", "estimate", "method", "expected"),
+    [
+        (np.array([1.0, 2.0, 3.0]), 1.0, "basic", 1.0),  # centre 2: 2 * 3/4, capped at 1
+        (np.arange(10.0), 1.5, "basic", 10 / 11),  # centre 3: 4 at or below, 7 at or above
+    ],
+    ids=["capped", "centre-twice-the-estimate"],
+)
+def test_p_value_centre_and_cap(samples, estimate, method, expected) -> None:
+    assert p_value(samples, estimate, method) == pytest.approx(expected)
+
+
+def test_holm_rejects_at_the_boundary() -> None:
+    assert holm([0.025, 0.5]) == [True, False]  # 0.025 <= 0.05 / 2
+
+
+def test_summarize_without_ground_truth_is_minus_one() -> None:
+    precision = -np.ones((2, 10, 101, 3))
+    thresholds = np.linspace(0.5, 0.95, 10)
+    assert np.array_equal(summarize(precision, thresholds, None), [-1.0, -1.0])
+
+
+def test_row_samples_keep_seeds_and_trials(two_models) -> None:
+    gt, good, worse, _ = two_models
+    tables = [match_coco(gt, r, "bbox") for r in (good, worse)]
+    given = row_samples(tables, ["mAP"], key="t:x", seeds=["3", "7"], trials=["p", "q"],
+                        n_boot=20)["mAP"]  # fmt: skip
+    assert (given.seeds, given.trials) == (("3", "7"), ("p", "q"))
+    default = row_samples(tables, ["mAP"], key="t:x", n_boot=20)["mAP"]
+    assert (default.seeds, default.trials) == (("0", "1"), ("", ""))
+    assert not same_training(default, default)  # unknown trials are never one training
+    mixed = row_samples([tables[0], match_coco(gt, worse, "bbox", image_ids=[1, 2, 3])],
+                        ["mAP"], key="t:m", n_boot=20)["mAP"]  # fmt: skip
+    assert mixed.images == ""
+    with pytest.raises(ValueError, match="not evaluated on one validation set"):
+        delta_samples(mixed, given)

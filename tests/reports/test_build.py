@@ -27,6 +27,7 @@ from sbr.metrics import (
     TAG_TRIAL,
     coco_key,
 )
+from sbr.reports.claims import CLAIM_COLUMNS
 from sbr.reports.tables import TABLE_NAMES
 
 mlflow = require("mlflow")
@@ -117,6 +118,9 @@ def test_report_all_on_empty_store(tmp_path):
         frame = pd.read_csv(out / "tables" / f"{name}.csv", comment="#")
         assert set(frame["status"]) <= {"missing", "paper_only"}
     assert "{\\scriptsize(40.9)}" in (out / "tables" / "table3.tex").read_text()
+    claims = pd.read_csv(out / "claims" / "claims.csv", comment="#")
+    assert list(claims.columns) == list(CLAIM_COLUMNS)
+    assert set(claims["verdict"]) <= {"not run"}  # nothing ran: no claim is decided
     index = (out / "index.md").read_text()
     assert all(f"## {name}:" in index for name in TABLE_NAMES)
     assert "## fig3:" in index and "not generated" in index

@@ -127,3 +127,13 @@ def test_escape_maps_paper_symbols():
     assert latex.escape("R³ 7×3→3×7 ✓ a_b & 5%") == (
         r"R$^3$ 7$\times$3$\rightarrow$3$\times$7 \checkmark{} a\_b \& 5\%"
     )
+
+
+def test_mini_preset_table_matches_golden_file(layout, records):
+    """Under a non-paper preset: differences to row 1 next to the paper's, no COCO levels."""
+    summary = summarize(runs_to_frame(records), layout)
+    tex = latex.table(summary, layout, provenance=PROVENANCE, preset="mini")
+    check_golden("table99_mini.tex", tex)
+    row2 = _row_line(tex, "R$^3$-CNN")
+    assert r"\textbf{41.2} {\scriptsize(+2.9; paper +2.7)}" in row2  # 41.2 - 38.3; 40.9 - 38.2
+    assert r"{\scriptsize(reference)}" in _row_line(tex, "Mask")

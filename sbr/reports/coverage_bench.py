@@ -1,0 +1,224 @@
+"""``sbr bench coverage``: do the bootstrap's 95% intervals cover the truth 95% of the time?
+
+A large population of images (ground truth and two detectors' scored detections, drawn
+from a seed) is generated once; its AP for each detector, and their difference, are the
+*true* values. Many validation sets of ``n`` images are drawn from it (with replacement:
+independent images from the population), and for each one the reports' intervals are
+computed exactly as the reports compute them (:func:`sbr.reports.bootstrap.shared_weights`,
+:func:`~sbr.reports.bootstrap.bootstrap_interval`, the paired difference of one seed
+each). The empirical coverage is the share of validation sets whose interval holds the
+true value; a 95% interval should give 0.95 (within the Monte-Carlo error
+``sqrt(0.95 * 0.05 / reps)``).
+
+The population is built directly as match tables (:class:`sbr.engine.per_image.MatchTable`),
+like the detections ``sbr.reports.bootstrap_bench`` generates but without boxes: each
+object is found by a detector with some probability, at an IoU drawn per object (a true
+positive at the COCO thresholds it reaches), with a score that grows with that IoU;
+false positives have lower scores. The two detectors share the objects and how hard
+each one is, so their results are correlated like two models' on one image.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sbr.engine.per_image import IOU_THRESHOLDS, MatchTable
+from sbr.reports.bootstrap import (
+    INTERVAL_METHOD,
+    INTERVAL_METHODS,
+    bootstrap_interval,
+    evaluate,
+    shared_weights,
+)
+
+_ALL_AREAS = np.array([[0.0, 1e10]])
+#: IoU thresholds of the generated population: AP = mean of AP50 and AP75 (two of COCO's
+#: ten, which keeps the bench five times faster than all ten).
+THRESHOLDS = IOU_THRESHOLDS[[0, 5]]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One detector's detections over the population, image by image (CSR)."""
+
+    offsets: np.ndarray  # [I + 1] first detection of each image
+    category: np.ndarray  # [D]
+    score: np.ndarray  # [D]
+    tp: np.ndarray  # [D] uint16: bit t set when a true positive at threshold t
+
+
+@dataclass(frozen=True)
+class Population:
+    """Ground truth (objects per image and category) and two detectors' detections."""
+
+    gt: np.ndarray  # [I, K] objects per image and category
+    detectors: tuple[Detections, Detections]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _detector(
+    rng: np.random.Generator, objects: tuple[np.ndarray, ...], skill: float, n_images: int,
+    classes: int,
+) -> Detections:  # fmt: skip
+    """Detections of a detector of ``skill`` (higher: finds more, localises better)."""
+    image, category, hardness, quality = objects
+    found = hardness < 0.55 + 0.2 * skill
+    iou = np.clip(quality + 0.05 * skill + rng.normal(0, 0.05, image.size), 0, 1)[found]
+    score_tp = _sigmoid(6 * (iou - 0.6) + rng.normal(0, 1.0, iou.size))
+    n_fp = rng.poisson(1.5 - 0.5 * skill, n_images * classes)
+    fp_image = np.repeat(np.arange(n_images * classes) // classes, n_fp)
+    fp_category = np.repeat(np.arange(n_images * classes) % classes, n_fp)
+    score_fp = _sigmoid(rng.normal(-1.5, 1.2, fp_image.size))
+    bits = (iou[:, None] >= THRESHOLDS[None, :]) * (1 << np.arange(THRESHOLDS.size))
+    tp = np.concatenate([bits.sum(axis=1), np.zeros(fp_image.size, np.int64)]).astype(np.uint16)
+    det_image = np.concatenate([image[found], fp_image])
+    order = np.argsort(det_image, kind="stable")
+    offsets = np.searchsorted(det_image[order], np.arange(n_images + 1))
+    return Detections(
+        offsets, np.concatenate([category[found], fp_category])[order],
+        np.concatenate([score_tp, score_fp])[order], tp[order],
+    )  # fmt: skip
+
+
+def population(n_images: int = 100_000, classes: int = 4, seed: int = 0) -> Population:
+    """A population of ``n_images`` images with about 1.2 objects per category each."""
+    rng = np.random.default_rng(seed)
+    gt = rng.poisson(1.2, (n_images, classes))
+    image = np.repeat(np.arange(n_images), gt.sum(axis=1))
+    category = np.concatenate([np.repeat(np.arange(classes), row) for row in gt])
+    objects = (image, category, rng.random(image.size), rng.beta(6, 2, image.size))
+    better = _detector(rng, objects, 1.0, n_images, classes)
+    worse = _detector(rng, objects, 0.0, n_images, classes)
+    return Population(gt, (better, worse))
+
+
+def match_table(pop: Population, which: int, images: np.ndarray) -> MatchTable:
+    """The match table of detector ``which`` on the population's ``images`` (repeats allowed).
+
+    The drawn images become images ``0..n-1`` (a repeated image is a new image).
+    """
+    det = pop.detectors[which]
+    starts, ends = det.offsets[images], det.offsets[images + 1]
+    lengths = ends - starts
+    det_image = np.repeat(np.arange(images.size), lengths)
+    index = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(
+        lengths.sum()
+    )
+    gt = pop.gt[images]
+    pair_image, pair_category = np.nonzero(gt)
+    return MatchTable(
+        iou_type="bbox", image_ids=np.arange(images.size), category_ids=np.arange(gt.shape[1]),
+        det_image=det_image, det_category=det.category[index], det_score=det.score[index],
+        det_tp=det.tp[index][:, None], det_ignored=np.zeros((index.size, 1), np.uint16),
+        gt_image=pair_image, gt_category=pair_category,
+        gt_counted=gt[pair_image, pair_category][:, None].astype(np.int64),
+        iou_thresholds=THRESHOLDS.copy(), area_ranges=_ALL_AREAS.copy(),
+    )  # fmt: skip
+
+
+def _ap(table: MatchTable, weights: np.ndarray | None = None) -> np.ndarray:
+    return evaluate(table, weights, ("mAP",))["mAP"]
+
+
+@dataclass
+class Coverage:
+    """Empirical coverage at one validation-set size, for each interval method.
+
+    ``hits[method]`` counts the validation sets whose interval held the true AP and the
+    true difference; the first method is the reports' (:data:`INTERVAL_METHOD`).
+    """
+
+    n_images: int
+    reps: int
+    n_boot: int
+    true_ap: float
+    true_delta: float
+    hits: dict[str, list[int]] = field(default_factory=dict)
+    ap_width: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def rate(self, method: str, which: int) -> float:
+        """Coverage of ``method`` for AP (``which`` 0) or the difference (1)."""
+        return self.hits[method][which] / self.reps
+
+    def lines(self) -> list[str]:
+        """One line for AP and one for the difference, each with ``coverage 0.xxx``."""
+        error = math.sqrt(0.95 * 0.05 / self.reps)
+        main, *others = self.hits
+        common = f"{self.reps} validation sets, B={self.n_boot}"
+        width = 100 * float(np.mean(self.ap_width))
+        truth = (
+            f"true AP {100 * self.true_ap:.2f}, mean width {width:.2f} points",
+            f"true difference {100 * self.true_delta:.2f} points, {self.seconds:.0f} s",
+        )
+        return [
+            f"{name} at {self.n_images} images: coverage {self.rate(main, k):.3f} ({main}, "
+            f"+-{error:.3f}; "
+            + "".join(f"{m} {self.rate(m, k):.3f}; " for m in others)
+            + f"{common}; {truth[k]})"
+            for k, name in enumerate(("AP", "difference"))
+        ]
+
+
+def _interval_hits(
+    values: tuple[float, float], boot: tuple[np.ndarray, np.ndarray], true: tuple[float, float],
+    method: str,
+) -> tuple[bool, bool, float]:  # fmt: skip
+    """Whether the AP and the difference intervals hold the truth, and the AP width."""
+    low, high = bootstrap_interval(boot[0], values[0], method)
+    d_low, d_high = bootstrap_interval(boot[0] - boot[1], values[0] - values[1], method)
+    return low <= true[0] <= high, d_low <= true[0] - true[1] <= d_high, high - low
+
+
+def coverage(
+    pop: Population, n_images: int, *, reps: int, n_boot: int, seed: int = 0,
+    methods: tuple[str, ...] = (INTERVAL_METHOD,),
+) -> Coverage:  # fmt: skip
+    """Coverage of the AP interval (detector 0) and of the paired difference (0 - 1).
+
+    All ``methods`` are computed from the same resamples of the same validation sets.
+    """
+    everything = np.arange(pop.gt.shape[0])
+    true = tuple(float(_ap(match_table(pop, w, everything))[0]) for w in (0, 1))
+    result = Coverage(n_images, reps, n_boot, true[0], true[0] - true[1])
+    result.hits = {m: [0, 0] for m in methods}
+    rng = np.random.default_rng([seed, n_images])
+    start = time.perf_counter()
+    for rep in range(reps):
+        images = rng.integers(0, everything.size, n_images)
+        tables = [match_table(pop, w, images) for w in (0, 1)]
+        weights = shared_weights(tables[0].image_ids, n_boot, seed + rep)
+        values = tuple(float(_ap(t)[0]) for t in tables)
+        boot = tuple(_ap(t, weights) for t in tables)
+        for method in methods:
+            ap_hit, delta_hit, width = _interval_hits(values, boot, true, method)
+            result.hits[method][0] += ap_hit
+            result.hits[method][1] += delta_hit
+            if method == methods[0]:
+                result.ap_width.append(width)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def bench_coverage(
+    sizes: tuple[int, ...] = (32, 5000), reps: tuple[int, ...] = (1000, 200), *,
+    n_boot: int = 1000, population_images: int = 100_000, seed: int = 0,
+    methods: tuple[str, ...] = (INTERVAL_METHOD, *(m for m in INTERVAL_METHODS
+                                                   if m != INTERVAL_METHOD)),
+) -> list[Coverage]:  # fmt: skip
+    """:func:`coverage` at each validation-set size (``reps[i]`` sets of ``sizes[i]`` images)."""
+    pop = population(population_images, seed=seed)
+    return [
+        coverage(pop, size, reps=count, n_boot=n_boot, seed=seed, methods=methods)
+        for size, count in zip(sizes, reps, strict=True)
+    ]
+
+
+__all__ = ["Coverage", "Population", "bench_coverage", "coverage", "match_table", "population"]
