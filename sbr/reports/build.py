@@ -97,7 +97,7 @@ def build_table(
     another dataset than COCO names it in the caption and the provenance. ``presets``
     maps them to their ``sbr.preset``: runs of another recipe than ``paper`` say so too.
     """
-    layout = load_layout(name)
+    layout = layout_for_runs(name, tidy, presets)
     summary = summarize(tidy, layout)
     summary = with_intervals(  # bootstrap CIs from the runs' per-image data
         summary, layout, mlflow_loader(tracking_uri), show_ci=ci
@@ -158,13 +158,37 @@ def _table_figure(
     return save_figure(reproduced_vs_paper_figure(points, title), stem, prov)
 
 
-def _claims_inputs(tidy: pd.DataFrame, loader: Any) -> dict[str, Any]:
+def layout_for_runs(name: str, tidy: pd.DataFrame, presets: Mapping[str, str] | None) -> Any:
+    """The table's layout with the seeds rule of its runs' preset where the spec sets none."""
+    from dataclasses import replace
+
+    from sbr.specs.claims import effective_min_seeds
+    from sbr.specs.errors import SpecError
+    from sbr.specs.presets import load_preset
+
+    layout = load_layout(name)
+    if layout.spec_min_seeds is not None or not presets or tidy.empty:
+        return layout
+    run_ids = tidy.loc[tidy["table"] == name, "run_id"]
+    names = {presets.get(r, "") for r in run_ids} - {""}
+    if len(names) != 1:  # no runs, or runs of several presets: the default rule
+        return layout
+    try:
+        preset = load_preset(names.pop())
+    except (OSError, ValueError, SpecError):  # a preset file that is gone or elsewhere
+        return layout
+    return replace(layout, min_seeds=effective_min_seeds(None, preset))
+
+
+def _claims_inputs(
+    tidy: pd.DataFrame, loader: Any, presets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """:class:`sbr.reports.claims.TableData` of every table (claims may cross tables)."""
     from sbr.reports.claims import TableData
 
     tables = {}
     for name in TABLE_NAMES:
-        layout = load_layout(name)
+        layout = layout_for_runs(name, tidy, presets)
         summary = summarize(tidy, layout)
         tables[name] = TableData(layout, summary, load_samples(summary, layout, loader))
     return tables
@@ -182,7 +206,7 @@ def build_claims(
     """Write ``claims/claims.csv`` and ``claims.tex`` (every claim of the specs, judged)."""
     from sbr.reports import claims
 
-    tables = _claims_inputs(tidy, mlflow_loader(tracking_uri))
+    tables = _claims_inputs(tidy, mlflow_loader(tracking_uri), presets)
     frame = claims.claims_frame(tables)
     run_ids = sorted({r for t in tables.values() for r in run_ids_of(t.summary)})
     dataset, preset = other_dataset(run_ids, datasets), other_preset(run_ids, presets)

@@ -20,7 +20,7 @@ from sbr.metrics import (
     METRIC_PEAK_MEMORY_MB,
     coco_key,
 )
-from sbr.specs.claims import DEFAULT_MIN_SEEDS, Claim
+from sbr.specs.claims import DEFAULT_MIN_SEEDS, Claim, effective_min_seeds
 
 _NUMBER = re.compile(r"^\s*(-?[\d,]*\.?\d+)")
 
@@ -96,7 +96,8 @@ class TableLayout:
         reference: Row id the differences and their intervals compare with
             (the spec's ``reference``; empty: the first row).
         min_seeds: Seeds per side a comparison between two trainings needs for a
-            dagger or a verdict (:func:`min_seeds_of`).
+            dagger or a verdict (:func:`sbr.specs.claims.effective_min_seeds`; the
+            runs' preset may set it where the spec does not, ``spec_min_seeds`` None).
         claims: The paper's claims stated by the table (its spec's ``claims:``).
     """
 
@@ -111,6 +112,7 @@ class TableLayout:
     spec_hash: str = ""
     reference: str = ""
     min_seeds: int = DEFAULT_MIN_SEEDS
+    spec_min_seeds: int | None = None
     claims: tuple[Claim, ...] = ()
 
     @property
@@ -155,18 +157,6 @@ def paper_number(value: Any) -> float | None:
         return float(value)
     match = _NUMBER.match(str(value))
     return float(match.group(1).replace(",", "")) if match else None
-
-
-def min_seeds_of(spec: Any, preset: Any = None) -> int:
-    """Seeds per side that a comparison between two trainings needs (spec, preset, default).
-
-    Reads ``min_seeds`` of the spec, then of the preset, where they define one.
-    """
-    for source in (spec, preset):
-        value = getattr(source, "min_seeds", None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return DEFAULT_MIN_SEEDS
 
 
 def _coco_column(name: str, iou_type: str, stat: str, header: str) -> Column:
@@ -269,7 +259,8 @@ def layout_from_spec(spec: Any) -> TableLayout:
         spec_file=_display_path(spec_path),
         spec_hash=file_hash(spec_path) if spec_path.is_file() else "",
         reference=getattr(spec, "reference", None) or (rows[0].id if rows else ""),
-        min_seeds=min_seeds_of(spec),
+        min_seeds=effective_min_seeds(spec),
+        spec_min_seeds=getattr(spec, "min_seeds", None),
         claims=tuple(getattr(spec, "claims", None) or ()),
     )
 
@@ -290,6 +281,5 @@ __all__ = [
     "file_hash",
     "layout_from_spec",
     "load_layout",
-    "min_seeds_of",
     "paper_number",
 ]

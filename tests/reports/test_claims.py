@@ -41,7 +41,7 @@ from sbr.metrics import (
 )
 from sbr.reports.claims import CLAIM_COLUMNS, verdict_of
 from sbr.reports.tables import load_layout, paper_number
-from sbr.specs.claims import Claim, RowRef
+from sbr.specs.claims import DEFAULT_MIN_SEEDS, Claim, RowRef
 
 mlflow = require("mlflow")
 REQUIRE_PDFLATEX = required("SBR_REQUIRE_PDFLATEX")
@@ -238,3 +238,30 @@ def test_claims_and_table_compile(built: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:]
     assert "Undefined control sequence" not in (tmp_path / "t.log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("preset_min_seeds", "expected"), [(None, DEFAULT_MIN_SEEDS), (1, 1), (5, 5)], ids=str
+)
+def test_the_runs_preset_sets_the_seeds_rule_where_the_spec_does_not(
+    tmp_path: Path, monkeypatch, preset_min_seeds, expected
+) -> None:
+    import pandas as pd
+    import yaml
+
+    from sbr.reports.build import layout_for_runs
+    from sbr.specs.schema import SPECS_ENV, shipped_ablations_dir
+
+    preset = yaml.safe_load((shipped_ablations_dir() / "presets" / "mini.yaml").read_text())
+    preset["name"] = "mini2"
+    if preset_min_seeds is not None:
+        preset["min_seeds"] = preset_min_seeds
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "mini2.yaml").write_text(yaml.safe_dump(preset))
+    monkeypatch.setenv(SPECS_ENV, str(tmp_path))
+    tidy = pd.DataFrame({"table": ["table4", "table3"], "run_id": ["r1", "r2"]})
+    layout = layout_for_runs("table4", tidy, {"r1": "mini2", "r2": "smoke"})
+    assert layout.min_seeds == expected
+    # runs of two presets in one table: no single rule to take, the default holds
+    mixed = layout_for_runs("table4", tidy.assign(table="table4"), {"r1": "mini2", "r2": "smoke"})
+    assert mixed.min_seeds == DEFAULT_MIN_SEEDS
