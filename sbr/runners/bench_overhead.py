@@ -298,10 +298,10 @@ class BenchFiles:
 
 
 def _compose(spec: Path, preset: Path, data_root: Path) -> Any:
+    from sbr.specs.compose import compose_trial_config
     from sbr.specs.expand import expand
     from sbr.specs.presets import load_preset
     from sbr.specs.schema import load_spec
-    from sbr.specs.compose import compose_trial_config
 
     expansion = expand([load_spec(spec)], load_preset(preset), data_root=str(data_root), seeds=[0])
     return compose_trial_config(expansion.trials[0])
