@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 from types import ModuleType
 
 import pytest
@@ -38,3 +39,20 @@ def require(module: str) -> ModuleType:
     if under_ci():
         return importlib.import_module(module)
     return pytest.importorskip(module, reason=f"{module} is not installed (a failure under CI)")
+
+
+def needs_tool(executable: str, variable: str, install: str) -> pytest.MarkDecorator:
+    """Skip a test without ``executable`` on PATH, unless ``variable`` or CI requires it.
+
+    Where it is required the test runs and fails on the missing tool (the test should
+    assert ``shutil.which(executable)`` first, for a clear message).
+    """
+    return pytest.mark.skipif(
+        shutil.which(executable) is None and not required(variable),
+        reason=f"{executable} not installed ({install} installs it; "
+        f"set {variable}=1 to make this a failure)",
+    )
+
+
+#: pdflatex for the tests that compile LaTeX (a failure under CI).
+needs_pdflatex = needs_tool("pdflatex", "SBR_REQUIRE_PDFLATEX", "scripts/install_system_deps.sh")

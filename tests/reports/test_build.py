@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ci_gate import require, required
+from ci_gate import needs_pdflatex, require
 from click.testing import CliRunner
 from PIL import Image
 
@@ -33,7 +33,6 @@ from sbr.reports.tables import TABLE_NAMES
 mlflow = require("mlflow")
 
 BINS = [round(0.05 * k, 2) for k in range(21)]
-REQUIRE_PDFLATEX = required("SBR_REQUIRE_PDFLATEX")
 
 
 def _histogram(loops: int) -> dict:
@@ -176,10 +175,7 @@ def test_fig1_command(tmp_path):
     assert "![fig1](figures/fig1.png)" in (out / "index.md").read_text()
 
 
-@pytest.mark.skipif(
-    shutil.which("pdflatex") is None and not REQUIRE_PDFLATEX,
-    reason="pdflatex not installed (scripts/install_system_deps.sh installs it)",
-)
+@needs_pdflatex
 def test_every_table_compiles_with_pdflatex(built, tmp_path):
     from sbr.reports.latex import standalone_document
 

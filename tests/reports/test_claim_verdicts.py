@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from ci_gate import require, required
+from ci_gate import needs_pdflatex, require
 from click.testing import CliRunner
 
 from sbr.cli.report import report
@@ -44,7 +44,6 @@ from sbr.reports.tables import load_layout, paper_number
 from sbr.specs.claims import DEFAULT_MIN_SEEDS, Claim, RowRef
 
 mlflow = require("mlflow")
-REQUIRE_PDFLATEX = required("SBR_REQUIRE_PDFLATEX")
 
 
 @pytest.mark.parametrize(
@@ -224,11 +223,7 @@ def test_index_opens_with_the_headline_and_claims_tables(built: Path) -> None:
     assert '<tr class="inconclusive">' in body
 
 
-@pytest.mark.skipif(
-    shutil.which("pdflatex") is None and not REQUIRE_PDFLATEX,
-    reason="pdflatex not installed (scripts/install_system_deps.sh installs it; "
-    "set SBR_REQUIRE_PDFLATEX=1 to make this a failure)",
-)
+@needs_pdflatex
 def test_claims_and_table_compile(built: Path, tmp_path: Path) -> None:
     from sbr.reports.latex import standalone_document
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from ci_gate import require, required
+from ci_gate import needs_pdflatex, require, required
 from click.testing import CliRunner
 
 from sbr.cli.report import report
@@ -45,7 +45,6 @@ from sbr.reports.tables import load_layout
 mlflow = require("mlflow")
 
 REQUIRE_CHROMIUM = required("SBR_REQUIRE_CHROMIUM")
-REQUIRE_PDFLATEX = required("SBR_REQUIRE_PDFLATEX")
 CHROMIUM = shutil.which("chromium")
 
 
@@ -151,11 +150,7 @@ def test_latex_marks_significance(built: Path) -> None:
     assert r"\textsuperscript{e}\,no per-image evaluation data" in tex
 
 
-@pytest.mark.skipif(
-    shutil.which("pdflatex") is None and not REQUIRE_PDFLATEX,
-    reason="pdflatex not installed (scripts/install_system_deps.sh installs it; "
-    "set SBR_REQUIRE_PDFLATEX=1 to make this a failure)",
-)
+@needs_pdflatex
 def test_latex_with_intervals_compiles(built: Path, tmp_path: Path) -> None:
     from sbr.reports.latex import standalone_document
 
