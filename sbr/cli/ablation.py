@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from sbr.specs.errors import SpecError
+from sbr.yamlspec.errors import SpecError
 
 #: Exit status when a spec, preset, claim or override is wrong (one line on stderr; the
 #: same status as other bad input found before anything starts).

@@ -19,7 +19,7 @@ from sbr.cli.ablation import (
     _load,
     _table_files,
 )
-from sbr.specs.errors import SpecError
+from sbr.yamlspec.errors import SpecError
 
 #: Exit status when the tracking store cannot be read.
 EXIT_TRACKING = 2

@@ -30,8 +30,8 @@ def _check_option_paths(config: str, options: dict) -> None:
     """
     from sbr.engine.config import load_config
     from sbr.specs.compose import check_override_path
-    from sbr.specs.errors import SpecError
     from sbr.specs.schema import Override
+    from sbr.yamlspec.errors import SpecError
 
     cfg = load_config(config)
     for key in list(options):

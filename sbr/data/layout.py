@@ -118,8 +118,8 @@ def _conventional(root: Path) -> DatasetLayout | None:
 
 def _from_yaml(root: Path) -> DatasetLayout:
     """Parse ``<root>/dataset.yaml`` (errors name the file, the line and the key)."""
-    from sbr.specs.errors import SpecError
-    from sbr.specs.loader import load_yaml_file
+    from sbr.yamlspec.errors import SpecError
+    from sbr.yamlspec.loader import load_yaml_file
 
     file = root / DATASET_FILE
     try:

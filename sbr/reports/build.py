@@ -163,8 +163,8 @@ def layout_for_runs(name: str, tidy: pd.DataFrame, presets: Mapping[str, str] | 
     from dataclasses import replace
 
     from sbr.specs.claims import effective_min_seeds
-    from sbr.specs.errors import SpecError
     from sbr.specs.presets import load_preset
+    from sbr.yamlspec.errors import SpecError
 
     layout = load_layout(name)
     if layout.spec_min_seeds is not None or not presets or tidy.empty:

@@ -231,8 +231,8 @@ def _plain(node: Any) -> Any:
 
 def _row_spec(target: str) -> dict[str, Any]:
     """A one-row spec (plain data) for ``tableN:rowM`` or a config name."""
-    from sbr.specs.loader import load_yaml_file
     from sbr.specs.schema import resolve_spec_file
+    from sbr.yamlspec.loader import load_yaml_file
 
     base = {"schema_version": 1, "name": "bench-overhead", "title": "sbr bench overhead"}
     if ":" not in target:
@@ -313,8 +313,8 @@ def prepare_bench(
     """Write the bench spec, preset and composed config into ``folder``."""
     import yaml
 
-    from sbr.specs.loader import load_yaml_file
     from sbr.specs.presets import resolve_preset_file
+    from sbr.yamlspec.loader import load_yaml_file
 
     spec = folder / "bench-spec.yaml"
     spec.write_text(yaml.safe_dump(_row_spec(target), sort_keys=False), encoding="utf-8")

@@ -7,11 +7,11 @@ claims (:mod:`sbr.specs.claims`) are parsed with each spec.
 """
 
 from sbr.specs.claims import Claim, RowRef, effective_min_seeds
-from sbr.specs.errors import Loc, SpecError
 from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, TrialSpec, expand, grid_rows
 from sbr.specs.plan import Plan, build_plan, no_tracking_store, render_text
 from sbr.specs.presets import Preset, load_preset
 from sbr.specs.schema import AblationSpec, Defaults, Grid, Override, Row, load_spec
+from sbr.yamlspec.errors import Loc, SpecError
 
 __all__ = [
     "AblationSpec",

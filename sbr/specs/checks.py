@@ -1,6 +1,6 @@
 """Type checks of loaded spec/preset values, shared by every parser of the spec layer.
 
-Each check raises a :class:`~sbr.specs.errors.SpecError` naming ``file:line``, the key path
+Each check raises a :class:`~sbr.yamlspec.errors.SpecError` naming ``file:line``, the key path
 and what was expected. The parsers (:mod:`sbr.specs.schema`, :mod:`sbr.specs.presets`,
 :mod:`sbr.specs.claims`) build on these; this module depends only on the loader.
 """
@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sbr.specs.errors import Loc, SpecError, format_key
-from sbr.specs.loader import LocDict, LocList
+from sbr.yamlspec.errors import Loc, SpecError, format_key
+from sbr.yamlspec.loader import LocDict, LocList
 
 Path_ = tuple[str | int, ...]
 

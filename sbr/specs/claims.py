@@ -43,7 +43,7 @@ from sbr.specs.checks import (
     is_number,
     loc_of,
 )
-from sbr.specs.errors import Loc, SpecError, format_key
+from sbr.yamlspec.errors import Loc, SpecError, format_key
 
 #: Comparisons a claim can state: a above b, a below b, a and b the same within a margin.
 RELATIONS = (">", "<", "~")

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sbr.engine.config import DATALOADER_KEYS, replace_key
-from sbr.specs.errors import SpecError, format_key
 from sbr.specs.expand import EvalSpec, TrialSpec
 from sbr.specs.presets import Preset
 from sbr.specs.schema import Override
+from sbr.yamlspec.errors import SpecError, format_key
 
 
 def _walk_missing(cfg: Any, parts: Sequence[str]) -> tuple[int, Any] | None:

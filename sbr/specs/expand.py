@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sbr.data.layout import Category
-from sbr.specs.errors import Loc, SpecError, format_key
 from sbr.specs.presets import DatasetSwap, Preset
 from sbr.specs.schema import SPEED_COLUMN, AblationSpec, Grid, Override, Row
+from sbr.yamlspec.errors import Loc, SpecError, format_key
 
 HASH_CHARS = 12
 

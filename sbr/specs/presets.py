@@ -25,8 +25,6 @@ from sbr.specs.checks import (
     get,
     loc_of,
 )
-from sbr.specs.errors import Loc, SpecError, format_key
-from sbr.specs.loader import load_yaml_file
 from sbr.specs.schema import (
     ABLATIONS_DIR,
     SCHEMA_VERSION,
@@ -37,6 +35,8 @@ from sbr.specs.schema import (
     user_specs_dir,
 )
 from sbr.specs.shrink import ShrinkRule
+from sbr.yamlspec.errors import Loc, SpecError, format_key
+from sbr.yamlspec.loader import load_yaml_file
 
 PRESETS_DIR = ABLATIONS_DIR / "presets"
 

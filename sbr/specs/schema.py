@@ -1,9 +1,9 @@
 """The ablation-spec schema: frozen dataclasses and a small explicit validator.
 
-A spec file (``ablations/table2.yaml``) is parsed by :mod:`sbr.specs.loader` into
+A spec file (``ablations/table2.yaml``) is parsed by :mod:`sbr.yamlspec.loader` into
 line-tracking dicts, then checked here key by key: unknown keys are rejected with
 close-match suggestions, wrong types name what was expected, and every error
-carries ``file:line`` and the key path (:class:`~sbr.specs.errors.SpecError`).
+carries ``file:line`` and the key path (:class:`~sbr.yamlspec.errors.SpecError`).
 The format is documented in ``ablations/README.md``.
 """
 
@@ -38,7 +38,7 @@ from sbr.specs.checks import (
     plain,
 )
 from sbr.specs.claims import Claim, PaperLookup, PaperRows, parse_claims
-from sbr.specs.errors import Loc, SpecError, format_key
+from sbr.yamlspec.errors import Loc, SpecError, format_key
 
 SCHEMA_VERSION = 1
 #: Paper columns whose value is a configuration fact checked against the composed config.
@@ -407,7 +407,7 @@ def parse_spec(
     """Validate a loaded spec document and build the :class:`AblationSpec`.
 
     Args:
-        node: The document from :func:`sbr.specs.loader.load_yaml`.
+        node: The document from :func:`sbr.yamlspec.loader.load_yaml`.
         file: The file it came from (for messages; claims find other tables next to it).
         defaults: Inherited defaults (``ablations/defaults.yaml``).
         with_claims: Parse the ``claims:`` list (False: rows only, as when another
@@ -597,7 +597,7 @@ def find_defaults_file(spec_file: str | Path) -> Path | None:
 
 def load_defaults(path: str | Path | None) -> Defaults:
     """Parse a defaults file (``None``: built-in defaults)."""
-    from sbr.specs.loader import load_yaml_file
+    from sbr.yamlspec.loader import load_yaml_file
 
     if path is None:
         return Defaults()
@@ -645,7 +645,7 @@ def load_spec(
     Raises:
         SpecError: With ``file:line``, key path and expectation, at the first problem.
     """
-    from sbr.specs.loader import load_yaml_file
+    from sbr.yamlspec.loader import load_yaml_file
 
     defaults = load_defaults(defaults_file or find_defaults_file(path))
     return parse_spec(

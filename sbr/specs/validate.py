@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from sbr.specs.compose import ConfigCache, compose_eval_config, compose_trial_config, quoted
-from sbr.specs.errors import SpecError
 from sbr.specs.expand import EvalSpec, Expansion, PlannedRow, content_hash
 from sbr.specs.schema import Override
+from sbr.yamlspec.errors import SpecError
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -22,10 +22,10 @@ from sbr.specs.claims import (
     effective_min_seeds,
     is_ap_column,
 )
-from sbr.specs.errors import SpecError
 from sbr.specs.expand import expand
 from sbr.specs.presets import PRESETS_DIR, load_preset
 from sbr.specs.schema import ABLATIONS_DIR, load_spec
+from sbr.yamlspec.errors import SpecError
 
 TABLES = [f"table{n}" for n in range(2, 12)]
 

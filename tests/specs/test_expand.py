@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sbr.specs.errors import SpecError
 from sbr.specs.expand import content_hash, expand, grid_rows, spec_rows
 from sbr.specs.presets import load_preset
 from sbr.specs.schema import ABLATIONS_DIR, AblationSpec, Grid, Override, Row, load_spec
+from sbr.yamlspec.errors import SpecError
 
 NAIVE = "r3_cnn/r3-cnn_r50_fpn_1x_coco.py"
 DEEPER = "r3_cnn/r3-cnn_r50_fpn_h2-aab_1x_coco.py"

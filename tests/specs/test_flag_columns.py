@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from sbr.cli.ablation import EXIT_SPEC_ERROR, validate
-from sbr.specs.errors import SpecError
 from sbr.specs.expand import expand
 from sbr.specs.presets import load_preset
 from sbr.specs.schema import load_spec
 from sbr.specs.validate import validate_expansion
+from sbr.yamlspec.errors import SpecError
 
 R3 = "r3_cnn/r3-cnn_r50_fpn"
 #: Table 6: the flags describe the detection head (the rows' paper values on lines 5-7, 9).

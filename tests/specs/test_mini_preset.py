@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sbr.specs.errors import SpecError
 from sbr.specs.expand import expand
 from sbr.specs.presets import load_preset
 from sbr.specs.schema import load_spec, resolve_spec_file
+from sbr.yamlspec.errors import SpecError
 
 TABLES = [f"table{n}" for n in range(2, 12)]
 

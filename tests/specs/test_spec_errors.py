@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sbr.specs.errors import SpecError
 from sbr.specs.expand import expand
 from sbr.specs.presets import load_preset
 from sbr.specs.schema import load_spec
+from sbr.yamlspec.errors import SpecError
 
 SCHEMA_CASES = [
     pytest.param(

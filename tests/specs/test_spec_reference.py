@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sbr.reports.tables import layout_from_spec
-from sbr.specs.errors import SpecError
-from sbr.specs.loader import load_yaml
 from sbr.specs.schema import parse_spec
+from sbr.yamlspec.errors import SpecError
+from sbr.yamlspec.loader import load_yaml
 
 SPEC = """\
 schema_version: 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sbr.specs.errors import Loc, SpecError, format_key
-from sbr.specs.loader import LocDict, LocList, load_yaml
+from sbr.yamlspec.errors import Loc, SpecError, format_key
+from sbr.yamlspec.loader import LocDict, LocList, load_yaml
 
 
 def test_mappings_and_sequences_remember_lines() -> None:

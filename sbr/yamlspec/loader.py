@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from sbr.specs.errors import Loc, SpecError
+from sbr.yamlspec.errors import Loc, SpecError
 
 
 class LocDict(dict):
