@@ -6,7 +6,7 @@ in a config) registers every component below in mmdet's registries (``MODELS``,
 """
 
 from .bbox_heads import SBRFCCBBoxHead
-from .hooks import SBRIoUHistogramHook
+from .hooks import SBRIoUHistogramHook, SBRTimingHook
 from .layers import SBRNonLocal2d, SBRSequential
 from .mask_heads import R3MaskHead, SBRFCCMaskIoUHead
 from .roi_heads import R3RoIHead
@@ -21,4 +21,5 @@ __all__ = [
     "SBRNonLocal2d",
     "SBRRecordingMaxIoUAssigner",
     "SBRSequential",
+    "SBRTimingHook",
 ]
