@@ -32,13 +32,21 @@ the shared weights, then seeds with replacement, their deviations scaled by
 Sec. 3.8). Two rows that are evaluations of one training (the same trial at each seed:
 Table 4's L_e rows) are paired per seed instead and need one seed.
 
-Intervals. 95% *basic* bootstrap intervals (Davison & Hinkley 1997, eq. 5.6), chosen over
-percentile intervals (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, Ch. 13) by
-measured coverage (:mod:`sbr.reports.coverage_bench`): with many sparse classes resampled AP
-sits above the full-data AP, which sits above the true AP, and only the basic interval
-reverses that shift; ``B`` = 1000 resamples, seed 0.
-A difference's p-value (:func:`p_value`) is the dual of its interval; the daggers of a
-table are Holm-corrected (:func:`holm`).
+Intervals. 95% *studentized* bootstrap intervals (bootstrap-t: Efron & Tibshirani 1993,
+*An Introduction to the Bootstrap*, Ch. 12; Davison & Hinkley 1997, Sec. 5.2), chosen by measured
+coverage (:mod:`sbr.reports.coverage_bench`) over the basic (Davison & Hinkley 1997, eq. 5.6) and
+percentile (Efron & Tibshirani 1993, Ch. 13) intervals, which cover 0.92-0.93 at 32 images: there
+the bootstrap's spread itself varies from one validation set to the next, and only dividing
+each resample by its own standard error takes that into account. The standard error is the
+nonparametric delta method's (Davison & Hinkley 1997, Sec. 2.7): ``v = sum(l ** 2) / G ** 2`` over
+the jackknife influence values ``l_g = (G - 1) * (mean(t_-) - t_-g)`` of the ``G`` resampling
+units, and on a resample the same values weighted by how often each unit was drawn. A unit is
+an image up to :data:`MAX_UNITS` images; a larger set is split (by its ids) into that many
+blocks of images, which are drawn whole, so that the jackknife costs no more than the ``B``
+resamples. Seeds: their variance of the mean enters every resample's variance as it is
+(the image level is studentized; 3 seeds are too few to studentize). ``B`` = 1000 resamples,
+seed 0. A difference's p-value (:func:`Resampled.p_value`) is the dual of its interval; the
+daggers of a table are Holm-corrected (:func:`holm`).
 """
 
 from __future__ import annotations
@@ -67,10 +75,13 @@ STATS = {
 DEFAULT_B = 1000  # pragma: no mutate (a choice, not a result)
 DEFAULT_SEED = 0  # pragma: no mutate
 CONFIDENCE = 0.95
-#: Bootstrap interval methods :func:`bootstrap_interval` knows.
-INTERVAL_METHODS = ("percentile", "basic")
+#: Bootstrap interval methods (:meth:`Resampled.interval`; :func:`bootstrap_interval` knows
+#: the two that need only the resampled values).
+INTERVAL_METHODS = ("studentized", "basic", "percentile")
 #: The method of every interval in the reports, chosen by ``sbr bench coverage``.
-INTERVAL_METHOD = "basic"
+INTERVAL_METHOD = "studentized"
+#: Most resampling units of a validation set: beyond it, blocks of images are drawn whole.
+MAX_UNITS = 1000  # pragma: no mutate (a cost bound: the jackknife evaluates once per unit)
 _EPS = np.spacing(1)
 _CHUNK_ELEMENTS = (
     4_000_000  # pragma: no mutate; [Bc, N] elements per category and chunk of resamples
@@ -248,7 +259,7 @@ def evaluate(
 def image_weights(
     n_images: int, n_boot: int = DEFAULT_B, seed: int | Sequence[int] = DEFAULT_SEED
 ) -> np.ndarray:
-    """``[B, n]`` counts of each image in ``B`` resamples with replacement (seeded)."""
+    """``[B, n]`` counts of each of ``n`` units in ``B`` resamples with replacement (seeded)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_images, size=(n_boot, n_images))
     keys = (draws + np.arange(n_boot)[:, None] * n_images).ravel()
@@ -262,23 +273,92 @@ def validation_set(image_ids: np.ndarray) -> str:
     return hashlib.sha256(ids.tobytes()).hexdigest()[:16]
 
 
+def unit_of_image(n_images: int, stream: Sequence[int]) -> np.ndarray:
+    """``[I]`` resampling unit of each image: itself up to :data:`MAX_UNITS` images, else one
+    of :data:`MAX_UNITS` blocks of (nearly) equal size, images assigned by a seeded shuffle."""
+    if n_images <= MAX_UNITS:
+        return np.arange(n_images)
+    order = np.random.default_rng([*stream, 1]).permutation(n_images)
+    unit = np.empty(n_images, dtype=np.int64)
+    unit[order] = np.arange(n_images) * MAX_UNITS // n_images
+    return unit
+
+
+@dataclass(frozen=True)
+class Units:
+    """How one validation set is resampled: its images' units and each resample's draws.
+
+    Columns are the set's images in sorted id order (``MatchTable.image_ids`` order).
+    """
+
+    unit: np.ndarray  # [I] unit of each image
+    counts: np.ndarray  # [B, G] how often each unit is drawn in each resample
+    weights: np.ndarray  # [B, I] the image weights: counts of each image's unit
+
+    @property
+    def n_units(self) -> int:
+        """``G``, the number of resampling units."""
+        return int(self.counts.shape[1])
+
+    def jackknife_weights(self) -> np.ndarray:
+        """``[G, I]`` image weights of the ``G`` delete-one-unit sets (0: deleted)."""
+        return (self.unit[None, :] != np.arange(self.n_units)[:, None]).astype(np.float64)
+
+
 @functools.lru_cache(maxsize=4)
-def _weights_of(digest: str, n_images: int, n_boot: int, seed: int) -> np.ndarray:
-    weights = image_weights(n_images, n_boot, [seed, int(digest, 16) % 2**63])
-    weights.setflags(write=False)
-    return weights
+def _units_of(digest: str, n_images: int, n_boot: int, seed: int) -> Units:
+    stream = [seed, int(digest, 16) % 2**63]
+    unit = unit_of_image(n_images, stream)
+    counts = image_weights(int(unit.max()) + 1, n_boot, stream)
+    units = Units(unit, counts, counts[:, unit])
+    for array in (units.unit, units.counts, units.weights):
+        array.setflags(write=False)
+    return units
 
 
-def shared_weights(
-    image_ids: np.ndarray, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SEED
-) -> np.ndarray:
-    """The one ``[B, I]`` weight matrix of a validation set (columns: sorted image ids).
+def shared_units(image_ids: np.ndarray, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SEED) -> Units:
+    """The one resampling of a validation set (columns: sorted image ids).
 
     It depends only on the set of image ids, ``B`` and ``seed``: every row evaluated on
     this set, in any table, uses it (pairing), and adding a row changes no other row.
     """
     ids = np.asarray(image_ids)
-    return _weights_of(validation_set(ids), int(ids.size), n_boot, seed)
+    return _units_of(validation_set(ids), int(ids.size), n_boot, seed)
+
+
+def shared_weights(
+    image_ids: np.ndarray, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SEED
+) -> np.ndarray:
+    """``[B, I]`` image weights of :func:`shared_units`."""
+    return shared_units(image_ids, n_boot, seed).weights
+
+
+def influence_values(jackknife: np.ndarray) -> np.ndarray:
+    """Jackknife influence values ``l_g = (G - 1) * (mean(t_-) - t_-g)`` from ``[..., G]``
+    delete-one-unit values (Davison & Hinkley 1997, Sec. 2.7.3)."""
+    jackknife = np.asarray(jackknife, dtype=float)
+    n_units = jackknife.shape[-1]
+    return (n_units - 1) * (jackknife.mean(axis=-1, keepdims=True) - jackknife)
+
+
+def delta_method_variance(
+    influence: np.ndarray, counts: np.ndarray | None = None
+) -> float | np.ndarray:
+    """The nonparametric delta method's variance ``sum f (l - mean_f l) ** 2 / G ** 2``.
+
+    Args:
+        influence: ``[G]`` influence values of the statistic over the units.
+        counts: ``[B, G]`` units drawn per resample (None: the data itself, ``f = 1``).
+
+    Returns:
+        The variance of the estimate, or ``[B]`` that of each resample.
+    """
+    influence = np.asarray(influence, dtype=float)
+    n_units = influence.size
+    if counts is None:
+        return float(np.sum((influence - influence.mean()) ** 2) / n_units**2)
+    first, second = counts @ influence, counts @ influence**2
+    return np.maximum(second - first**2 / n_units, 0.0) / n_units**2
 
 
 # --------------------------------------------------------------------------- intervals
@@ -287,15 +367,15 @@ def shared_weights(
 def bootstrap_interval(
     samples: np.ndarray,
     estimate: float,
-    method: str = INTERVAL_METHOD,
+    method: str = "basic",
     confidence: float = CONFIDENCE,
 ) -> tuple[float, float]:
-    """A ``confidence`` bootstrap interval of ``estimate`` from its resampled values.
+    """A ``confidence`` bootstrap interval of ``estimate`` from its resampled values alone.
 
     ``percentile`` (Efron & Tibshirani 1993, Ch. 13): the samples' central quantiles.
     ``basic`` (Davison & Hinkley 1997, eq. 5.6): ``2 * estimate - `` the upper and lower
-    quantiles, which reverses the resamples' bias. :data:`INTERVAL_METHOD` is the one
-    ``sbr bench coverage`` chose.
+    quantiles, which reverses the resamples' bias. The reports' interval,
+    ``studentized``, also needs standard errors: :meth:`Resampled.interval`.
     """
     tail = (1 - confidence) / 2
     low, high = np.quantile(np.asarray(samples, dtype=float), [tail, 1 - tail])
@@ -306,28 +386,35 @@ def bootstrap_interval(
     raise ValueError(f"unknown interval method {method!r}; expected one of {INTERVAL_METHODS}")
 
 
-def percentile_interval(
-    samples: np.ndarray, confidence: float = CONFIDENCE, estimate: float | None = None
+def studentized_interval(
+    t_values: np.ndarray, estimate: float, std_error: float, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
-    """Percentile interval; with ``estimate``, the :data:`INTERVAL_METHOD` interval of it."""
-    if estimate is None:
-        return bootstrap_interval(samples, 0.0, "percentile", confidence)
-    return bootstrap_interval(samples, estimate, INTERVAL_METHOD, confidence)
+    """Bootstrap-t interval ``estimate - std_error * t`` at the upper and lower quantiles of
+    ``t_values`` (``[B]`` studentized resamples; Efron & Tibshirani 1993, Ch. 12)."""
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(np.asarray(t_values, dtype=float), [tail, 1 - tail])
+    return float(estimate - std_error * high), float(estimate - std_error * low)
 
 
-def p_value(samples: np.ndarray, estimate: float, method: str = INTERVAL_METHOD) -> float:
+def _two_sided(samples: np.ndarray, centre: float) -> float:
+    """Two-sided share of ``samples`` beyond ``centre``, counts ``(k + 1) / (B + 1)``."""
+    samples = np.asarray(samples, dtype=float)
+    n = samples.size + 1
+    below = (np.count_nonzero(samples <= centre) + 1) / n
+    above = (np.count_nonzero(samples >= centre) + 1) / n
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def p_value(samples: np.ndarray, estimate: float, method: str = "basic") -> float:
     """Two-sided bootstrap p-value of "no difference", the dual of :func:`bootstrap_interval`.
 
     The ``1 - p`` interval of ``method`` just reaches 0: with ``basic`` the samples are
     compared with ``2 * estimate``, with ``percentile`` with 0. Counts are ``(k + 1) /
     (B + 1)`` (Davison & Hinkley 1997, eq. 4.11), so ``p > 0``.
     """
-    samples = np.asarray(samples, dtype=float)
-    centre = 2 * estimate if method == "basic" else 0.0
-    n = samples.size + 1
-    below = (np.count_nonzero(samples <= centre) + 1) / n
-    above = (np.count_nonzero(samples >= centre) + 1) / n
-    return float(min(1.0, 2 * min(below, above)))
+    if method not in ("basic", "percentile"):
+        raise ValueError(f"p_value knows basic and percentile, not {method!r}")
+    return _two_sided(samples, 2 * estimate if method == "basic" else 0.0)
 
 
 def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> list[bool]:
@@ -341,6 +428,58 @@ def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> list[bool]
     return rejected
 
 
+@dataclass(frozen=True)
+class Resampled:
+    """A statistic (a row's seed mean, or a difference of two) and what its interval needs.
+
+    ``influence`` and ``counts`` (None where unknown: the seeds' validation sets differ)
+    give the image level's standard error, fixed and per resample; ``seed_var`` is the
+    variance of the estimate over seeds (0 with one seed), added to both.
+    """
+
+    estimate: float
+    boot: np.ndarray  # [B] resampled values
+    influence: np.ndarray | None = None  # [G] influence values over the units
+    counts: np.ndarray | None = None  # [B, G] units drawn per resample
+    seed_var: float = 0.0
+
+    def _studentized(self) -> tuple[np.ndarray, float] | None:
+        """(``[B]`` t values, standard error), or None when there is no standard error."""
+        if self.influence is None or self.counts is None:
+            return None
+        variance = delta_method_variance(self.influence) + self.seed_var
+        if variance <= 0:
+            return None
+        per_resample = delta_method_variance(self.influence, self.counts) + self.seed_var
+        floor = variance * 1e-12  # a resample of one unit: no spread, a huge t
+        t_values = (self.boot - self.estimate) / np.sqrt(np.maximum(per_resample, floor))
+        return t_values, float(np.sqrt(variance))
+
+    def method(self, method: str = INTERVAL_METHOD) -> str:
+        """``method``, or ``basic`` where a studentized interval has no standard error."""
+        if method == "studentized" and self._studentized() is None:
+            return "basic"
+        return method
+
+    def interval(
+        self, method: str = INTERVAL_METHOD, confidence: float = CONFIDENCE
+    ) -> tuple[float, float]:
+        """The ``confidence`` interval of ``method`` (see :data:`INTERVAL_METHODS`)."""
+        studentized = self._studentized() if method == "studentized" else None
+        if studentized is None:
+            return bootstrap_interval(self.boot, self.estimate, self.method(method), confidence)
+        t_values, std_error = studentized
+        return studentized_interval(t_values, self.estimate, std_error, confidence)
+
+    def p_value(self, method: str = INTERVAL_METHOD) -> float:
+        """Two-sided p-value of "no difference", the dual of :meth:`interval`."""
+        studentized = self._studentized() if method == "studentized" else None
+        if studentized is None:
+            return p_value(self.boot, self.estimate, self.method(method))
+        t_values, std_error = studentized
+        return _two_sided(t_values, self.estimate / std_error)
+
+
 # --------------------------------------------------------------------------- rows and seeds
 
 
@@ -348,8 +487,9 @@ def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> list[bool]
 class Samples:
     """One row's statistic: per seed, its full-data value and its value on each resample.
 
-    ``boot[s]`` uses the shared weights of the row's validation set (:func:`shared_weights`),
-    so two rows on one set are paired image by image.
+    ``boot[s]`` uses the shared resampling of the row's validation set
+    (:func:`shared_units`), so two rows on one set are paired image by image;
+    ``influence[s]`` holds the seed's jackknife influence values over its units.
     """
 
     point: np.ndarray  # [S] full-data value per seed
@@ -358,6 +498,8 @@ class Samples:
     trials: tuple[str, ...]  # the training (trial id) of each entry; "" unknown
     images: str  # validation set digest ("" when the seeds' sets differ)
     key: str  # the row's identity (``table4:row4``): its seed stream
+    influence: np.ndarray | None = None  # [S, G] (None: unknown or sets differ)
+    counts: np.ndarray | None = None  # [B, G] units drawn per resample
 
     @property
     def estimate(self) -> float:
@@ -388,10 +530,17 @@ def two_level(boot: np.ndarray, picks: np.ndarray) -> np.ndarray:
     return centre + np.sqrt(n_seeds / (n_seeds - 1)) * (drawn - centre)
 
 
-def level_samples(row: Samples, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """``[B]`` resampled values of the row's seed mean (two-level over its own seeds)."""
+def _seed_mean_variance(points: np.ndarray) -> float:
+    """Variance of a mean over seeds from their spread (0 with one seed)."""
+    return float(np.var(points, ddof=1) / points.size) if points.size > 1 else 0.0
+
+
+def level_samples(row: Samples, seed: int = DEFAULT_SEED) -> Resampled:
+    """The row's seed mean, resampled two-level over images and its own seeds."""
     n_seeds, n_boot = row.boot.shape
-    return two_level(row.boot, _seed_picks(n_seeds, n_boot, row.key, seed))
+    boot = two_level(row.boot, _seed_picks(n_seeds, n_boot, row.key, seed))
+    influence = None if row.influence is None else row.influence.mean(axis=0)
+    return Resampled(row.estimate, boot, influence, row.counts, _seed_mean_variance(row.point))
 
 
 def same_training(a: Samples, b: Samples) -> bool:
@@ -401,8 +550,8 @@ def same_training(a: Samples, b: Samples) -> bool:
     return bool(common) and all(ta[s] and ta[s] == tb[s] for s in common)
 
 
-def delta_samples(a: Samples, b: Samples, seed: int = DEFAULT_SEED) -> tuple[float, np.ndarray]:
-    """The difference ``a - b``: its estimate and ``[B]`` paired resampled values.
+def delta_samples(a: Samples, b: Samples, seed: int = DEFAULT_SEED) -> Resampled:
+    """The difference ``a - b``, paired over the images of their one validation set.
 
     One training (:func:`same_training`): per seed differences, then the two-level draw of
     their seeds. Two trainings: each side's own two-level draw; the images stay paired.
@@ -412,14 +561,25 @@ def delta_samples(a: Samples, b: Samples, seed: int = DEFAULT_SEED) -> tuple[flo
     """
     if not a.images or a.images != b.images:
         raise ValueError(f"{a.key} and {b.key} were not evaluated on one validation set")
-    if same_training(a, b):
-        ib = {s: i for i, s in enumerate(b.seeds)}
-        pairs = [(i, ib[s]) for i, s in enumerate(a.seeds) if s in ib]
-        ia_, ib_ = (np.array(x) for x in zip(*pairs, strict=True))
-        diff = a.boot[ia_] - b.boot[ib_]
-        picks = _seed_picks(len(pairs), diff.shape[1], f"{a.key}-{b.key}", seed)
-        return float(np.mean(a.point[ia_] - b.point[ib_])), two_level(diff, picks)
-    return a.estimate - b.estimate, level_samples(a, seed) - level_samples(b, seed)
+    known = a.influence is not None and b.influence is not None
+    if not same_training(a, b):
+        la, lb = level_samples(a, seed), level_samples(b, seed)
+        influence = la.influence - lb.influence if known else None
+        return Resampled(
+            la.estimate - lb.estimate, la.boot - lb.boot, influence, a.counts,
+            la.seed_var + lb.seed_var,
+        )  # fmt: skip
+    ib = {s: i for i, s in enumerate(b.seeds)}
+    pairs = [(i, ib[s]) for i, s in enumerate(a.seeds) if s in ib]
+    ia_, ib_ = (np.array(x) for x in zip(*pairs, strict=True))
+    diff = a.boot[ia_] - b.boot[ib_]
+    points = a.point[ia_] - b.point[ib_]
+    picks = _seed_picks(len(pairs), diff.shape[1], f"{a.key}-{b.key}", seed)
+    influence = (a.influence[ia_] - b.influence[ib_]).mean(axis=0) if known else None
+    return Resampled(
+        float(np.mean(points)), two_level(diff, picks), influence, a.counts,
+        _seed_mean_variance(points),
+    )  # fmt: skip
 
 
 def row_samples(
@@ -436,18 +596,27 @@ def row_samples(
     seeds = tuple(seeds) or tuple(str(i) for i in range(len(tables)))
     trials = tuple(trials) or ("",) * len(tables)
     sets = {validation_set(t.image_ids) for t in tables}
+    units = [shared_units(t.image_ids, n_boot, seed) for t in tables]
     values = [
-        (evaluate(t, shared_weights(t.image_ids, n_boot, seed), stats), evaluate(t, None, stats))
-        for t in tables
+        (
+            evaluate(t, u.weights, stats),
+            evaluate(t, None, stats),
+            evaluate(t, u.jackknife_weights(), stats),
+        )
+        for t, u in zip(tables, units, strict=True)
     ]
+    one_set = len(sets) == 1
+    digest = next(iter(sets)) if one_set else ""
     return {
         s: Samples(
-            point=np.array([float(once[s][0]) for _, once in values]),
-            boot=np.stack([boot[s] for boot, _ in values]),
+            point=np.array([float(once[s][0]) for _, once, _ in values]),
+            boot=np.stack([boot[s] for boot, _, _ in values]),
             seeds=seeds,
             trials=trials,
-            images=sets.pop() if len(sets) == 1 else "",
+            images=digest,
             key=key,
+            influence=np.stack([influence_values(j[s]) for *_, j in values]) if one_set else None,
+            counts=units[0].counts if one_set else None,
         )
         for s in stats
     }
@@ -475,48 +644,50 @@ class Interval:
 def interval_of(row: Samples, reference: Samples | None, seed: int = DEFAULT_SEED) -> Interval:
     """The row's interval and, when ``reference`` is given, that of its paired difference."""
     estimate = row.estimate
-    low, high = bootstrap_interval(level_samples(row, seed), estimate)
+    low, high = level_samples(row, seed).interval()
     low, high = max(low, 0.0), min(high, 1.0)  # AP's range
     if reference is None or not row.images or row.images != reference.images:
         return Interval(estimate, low, high)
-    delta, diff = delta_samples(row, reference, seed)
-    d_low, d_high = bootstrap_interval(diff, delta)
+    delta = delta_samples(row, reference, seed)
+    d_low, d_high = delta.interval()
     return Interval(
-        estimate,
-        low,
-        high,
-        delta,
-        d_low,
-        d_high,
-        p_value(diff, delta),
+        estimate, low, high, delta.estimate, d_low, d_high, delta.p_value(),
         same_training(row, reference),
-    )
+    )  # fmt: skip
 
 
 __all__ = [
     "DEFAULT_B",
     "DEFAULT_SEED",
     "INTERVAL_METHOD",
+    "INTERVAL_METHODS",
+    "MAX_UNITS",
     "RECALL_THRESHOLDS",
     "STATS",
     "Interval",
     "Prepared",
+    "Resampled",
     "Samples",
+    "Units",
     "bootstrap_interval",
+    "delta_method_variance",
     "delta_samples",
     "evaluate",
     "holm",
     "image_weights",
+    "influence_values",
     "interval_of",
     "level_samples",
     "p_value",
-    "percentile_interval",
     "precision_array",
     "prepare",
     "row_samples",
     "same_training",
+    "shared_units",
     "shared_weights",
+    "studentized_interval",
     "summarize",
     "two_level",
+    "unit_of_image",
     "validation_set",
 ]

@@ -28,7 +28,6 @@ from sbr.reports.bootstrap import (
     DEFAULT_SEED,
     INTERVAL_METHOD,
     Samples,
-    bootstrap_interval,
     delta_samples,
     same_training,
 )
@@ -121,8 +120,8 @@ def judge(
     if not a.images or a.images != b.images:
         return record | {"delta": means[0] - means[1], "verdict": INCONCLUSIVE,
                          "note": "inconclusive (different validation sets)"}  # fmt: skip
-    delta, diff = delta_samples(a, b, seed)
-    low, high = bootstrap_interval(diff, delta)
+    difference = delta_samples(a, b, seed)
+    delta, (low, high) = difference.estimate, difference.interval()
     record.update(delta=delta * scale, delta_ci_low=low * scale, delta_ci_high=high * scale)
     if not record["same_training"] and min(len(a.seeds), len(b.seeds)) < min_seeds:
         return record | {"verdict": INCONCLUSIVE,

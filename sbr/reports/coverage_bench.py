@@ -4,9 +4,9 @@ A large population of images (ground truth and two detectors' scored detections,
 from a seed) is generated once; its AP for each detector, and their difference, are the
 *true* values. Many validation sets of ``n`` images are drawn from it (with replacement:
 independent images from the population), and for each one the reports' intervals are
-computed exactly as the reports compute them (:func:`sbr.reports.bootstrap.shared_weights`,
-:func:`~sbr.reports.bootstrap.bootstrap_interval`, the paired difference of one seed
-each). The empirical coverage is the share of validation sets whose interval holds the
+computed exactly as the reports compute them (:func:`sbr.reports.bootstrap.shared_units`,
+its jackknife, :meth:`~sbr.reports.bootstrap.Resampled.interval`, the paired difference of
+one seed each). The empirical coverage is the share of validation sets whose interval holds the
 true value; a 95% interval should give 0.95 (within the Monte-Carlo error
 ``sqrt(0.95 * 0.05 / reps)``).
 
@@ -30,9 +30,10 @@ from sbr.engine.per_image import IOU_THRESHOLDS, MatchTable
 from sbr.reports.bootstrap import (
     INTERVAL_METHOD,
     INTERVAL_METHODS,
-    bootstrap_interval,
+    Resampled,
     evaluate,
-    shared_weights,
+    influence_values,
+    shared_units,
 )
 
 _ALL_AREAS = np.array([[0.0, 1e10]])
@@ -168,13 +169,25 @@ class Coverage:
 
 
 def _interval_hits(
-    values: tuple[float, float], boot: tuple[np.ndarray, np.ndarray], true: tuple[float, float],
-    method: str,
-) -> tuple[bool, bool, float]:  # fmt: skip
+    resampled: tuple[Resampled, Resampled], true: tuple[float, float], method: str
+) -> tuple[bool, bool, float]:
     """Whether the AP and the difference intervals hold the truth, and the AP width."""
-    low, high = bootstrap_interval(boot[0], values[0], method)
-    d_low, d_high = bootstrap_interval(boot[0] - boot[1], values[0] - values[1], method)
+    low, high = resampled[0].interval(method)
+    d_low, d_high = resampled[1].interval(method)
     return low <= true[0] <= high, d_low <= true[0] - true[1] <= d_high, high - low
+
+
+def _resampled(tables: list[MatchTable], n_boot: int, seed: int) -> tuple[Resampled, Resampled]:
+    """Detector 0's AP and the difference 0 - 1, resampled as the reports resample them."""
+    units = shared_units(tables[0].image_ids, n_boot, seed)
+    values = [float(_ap(t)[0]) for t in tables]
+    boot = [_ap(t, units.weights) for t in tables]
+    influence = [influence_values(_ap(t, units.jackknife_weights())) for t in tables]
+    return (
+        Resampled(values[0], boot[0], influence[0], units.counts),
+        Resampled(values[0] - values[1], boot[0] - boot[1], influence[0] - influence[1],
+                  units.counts),
+    )  # fmt: skip
 
 
 def coverage(
@@ -193,12 +206,9 @@ def coverage(
     start = time.perf_counter()
     for rep in range(reps):
         images = rng.integers(0, everything.size, n_images)
-        tables = [match_table(pop, w, images) for w in (0, 1)]
-        weights = shared_weights(tables[0].image_ids, n_boot, seed + rep)
-        values = tuple(float(_ap(t)[0]) for t in tables)
-        boot = tuple(_ap(t, weights) for t in tables)
+        resampled = _resampled([match_table(pop, w, images) for w in (0, 1)], n_boot, seed + rep)
         for method in methods:
-            ap_hit, delta_hit, width = _interval_hits(values, boot, true, method)
+            ap_hit, delta_hit, width = _interval_hits(resampled, true, method)
             result.hits[method][0] += ap_hit
             result.hits[method][1] += delta_hit
             if method == methods[0]:

@@ -21,17 +21,22 @@ from ci_gate import require
 
 from sbr.engine.per_image import match_coco, read_match_tables, write_match_tables
 from sbr.reports.bootstrap import (
+    MAX_UNITS,
+    Resampled,
     bootstrap_interval,
+    delta_method_variance,
     delta_samples,
     evaluate,
     holm,
     image_weights,
+    influence_values,
     interval_of,
     p_value,
-    percentile_interval,
     row_samples,
     same_training,
+    shared_units,
     shared_weights,
+    studentized_interval,
     summarize,
     two_level,
 )
@@ -416,7 +421,9 @@ def test_bench_bootstrap_at_tiny_size() -> None:
     assert result.artifact_bytes > 0 and result.bootstrap_s > 0 and result.naive_s > 0
     assert 0 < result.ap < 1 and result.ci[0] <= result.ci[1]
     text = "\n".join(result.lines())
-    for field in ("per-image artifact", "matching (once)", "B=30", "speed-up", "95% CI"):
+    fields = ("per-image artifact", "matching (once)", "B=30", "jackknife over 60", "speed-up",
+              "95% studentized CI")  # fmt: skip
+    for field in fields:
         assert field in text
 
 
@@ -446,12 +453,103 @@ def test_every_image_can_be_drawn() -> None:
     assert np.all(weights.sum(axis=0) > 100)  # image 0 too
 
 
-def test_percentile_interval_without_and_with_estimate() -> None:
-    samples = np.arange(1000, dtype=float)
-    assert percentile_interval(samples) == pytest.approx((24.975, 974.025))
-    assert percentile_interval(samples, estimate=300.0) == pytest.approx(
-        bootstrap_interval(samples, 300.0)
-    )
+def test_influence_values_of_a_mean_are_its_deviations() -> None:
+    """For a mean the jackknife is exact: ``l_j = x_j - mean(x)``, so ``v`` = the plug-in
+    variance of the mean, ``var(x) / n``."""
+    x = np.random.default_rng(4).normal(size=25)
+    deleted = (x.sum() - x) / (x.size - 1)  # the mean without x_j
+    influence = influence_values(deleted)
+    assert influence == pytest.approx(x - x.mean())
+    assert delta_method_variance(influence) == pytest.approx(np.var(x) / x.size)
+
+
+def test_delta_method_variance_by_hand() -> None:
+    """l = (1, -1, 2, -2): sum l^2 / G^2 = 10/16; drawn (2, 0, 1, 1): mean_f l = 0.5 and
+    sum f (l - 0.5)^2 = 2 * 0.25 + 2.25 + 6.25 = 9, so 9/16."""
+    influence = np.array([1.0, -1.0, 2.0, -2.0])
+    assert delta_method_variance(influence) == pytest.approx(10 / 16)
+    counts = np.array([[2.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    assert delta_method_variance(influence, counts) == pytest.approx([9 / 16, 10 / 16])
+
+
+def test_studentized_interval_by_hand() -> None:
+    """t = -500..499: quantiles -475.025 and 474.025: est - se * 474.025, est + se * 475.025."""
+    t_values = np.arange(1000, dtype=float) - 500
+    low, high = studentized_interval(t_values, 10.0, 0.01)
+    assert (low, high) == pytest.approx((10 - 4.74025, 10 + 4.75025))
+
+
+def _resampled(estimate: float, seed: int, n: int = 40, n_boot: int = 2000) -> Resampled:
+    """A mean of ``n`` normal values, resampled: exact influence values, real draws."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(estimate, 1.0, n)
+    counts = image_weights(n, n_boot, seed)
+    return Resampled(float(x.mean()), counts @ x / n, x - x.mean(), counts)
+
+
+@pytest.mark.parametrize("estimate", [0.0, 0.2, 0.3, 0.4], ids=lambda e: f"mean{e}")
+def test_studentized_p_value_is_the_dual_of_the_interval(estimate: float) -> None:
+    resampled = _resampled(estimate, seed=int(estimate * 100))
+    p = resampled.p_value()
+    low, high = resampled.interval()
+    assert (p < 0.05) == (low > 0 or high < 0), (p, low, high)
+    low, high = resampled.interval(confidence=1 - p)
+    assert min(abs(low), abs(high)) < 0.02  # the 1 - p interval just reaches 0
+
+
+def test_studentized_interval_of_a_mean_is_about_the_t_interval() -> None:
+    """Normal data, n = 40: the bootstrap-t interval is about mean +- t(0.975, 39) * s / sqrt(n)."""
+    resampled = _resampled(0.3, seed=8)
+    low, high = resampled.interval()
+    half = 2.0227 * np.sqrt(resampled.seed_var + delta_method_variance(resampled.influence))
+    assert high - low == pytest.approx(2 * half, rel=0.1)
+    assert low < resampled.estimate < high
+
+
+@pytest.mark.parametrize(
+    ("influence", "counts"),
+    [(None, None), (np.zeros(4), np.ones((3, 4)))],
+    ids=["no-influence", "zero-variance"],
+)
+def test_studentized_falls_back_to_basic_without_a_standard_error(influence, counts) -> None:
+    resampled = Resampled(2.0, np.array([1.0, 2.0, 4.0]), influence, counts)
+    assert resampled.method() == "basic"
+    assert resampled.interval() == bootstrap_interval(resampled.boot, 2.0, "basic")
+    assert resampled.p_value() == p_value(resampled.boot, 2.0, "basic")
+
+
+@pytest.mark.parametrize("n_images", [7, MAX_UNITS, MAX_UNITS + 1, 5000], ids=str)
+def test_units_are_images_up_to_max_units_then_blocks(n_images: int) -> None:
+    units = shared_units(np.arange(n_images) * 3 + 1, 50, 2)
+    sizes = np.bincount(units.unit)
+    assert units.n_units == min(n_images, MAX_UNITS) and sizes.max() - sizes.min() <= 1
+    assert np.array_equal(units.weights, units.counts[:, units.unit])
+    assert np.all(units.counts.sum(axis=1) == units.n_units)
+    deleted = units.jackknife_weights() == 0
+    assert np.array_equal(deleted.sum(axis=1), sizes)  # unit g deletes its images only
+    if n_images <= MAX_UNITS:  # an image is its own unit: the draws are the image weights
+        assert np.array_equal(units.unit, np.arange(n_images))
+
+
+def test_row_samples_carry_influence_values_of_the_jackknife(two_models) -> None:
+    """Delete-one-unit AP equals pycocotools on the dataset without that image; the row's
+    influence values are those of these jackknife values."""
+    gt, good, _, _ = two_models
+    table = match_coco(gt, good, "bbox")
+    row = _samples([table], "t:a", n_boot=20)
+    units = shared_units(table.image_ids, 20, 3)
+    jackknife = evaluate(table, units.jackknife_weights(), ("mAP",))["mAP"]
+    assert row.influence[0] == pytest.approx(influence_values(jackknife))
+    ids = np.sort(table.image_ids)
+    for g in (0, 17):
+        kept = set(ids[units.unit != g].tolist())
+        subset = {
+            **gt,
+            "images": [im for im in gt["images"] if im["id"] in kept],
+            "annotations": [a for a in gt["annotations"] if a["image_id"] in kept],
+        }
+        ap = coco_stats(subset, [r for r in good if r["image_id"] in kept], "bbox")[0]
+        assert jackknife[g] == pytest.approx(ap, abs=1e-12)
 
 
 @pytest.mark.parametrize(
