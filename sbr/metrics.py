@@ -28,6 +28,66 @@ def short_names(metrics: Mapping[str, float]) -> dict[str, float]:
     return {key.split("/")[-1]: value for key, value in metrics.items()}
 
 
+#: The paper's AP columns (what follows ``B_``/``S_`` in a spec's ``columns``) -> CocoMetric stat.
+PAPER_AP_STATS = {
+    "AP": "mAP",
+    "AP50": "mAP_50",
+    "AP75": "mAP_75",
+    "AP_s": "mAP_s",
+    "AP_m": "mAP_m",
+    "AP_l": "mAP_l",
+}
+#: ``B_AP`` is a box AP, ``S_AP`` a mask (segmentation) AP; a bare ``AP`` column is a box AP.
+PAPER_IOU_PREFIXES = {"B": "bbox", "S": "segm"}
+#: The paper prints AP in points (40.9), CocoMetric logs fractions (0.409).
+AP_POINTS = 100.0
+#: The paper's speed column: images/s, the value of :data:`METRIC_IMAGES_PER_S`.
+PAPER_SPEED = "Speed"
+
+
+def paper_ap_column(name: str) -> tuple[str, str] | None:
+    """``(iou_type, stat)`` of a paper AP column (``S_AP50`` -> ``("segm", "AP50")``), else None.
+
+    ``B_``/``S_`` columns name their IoU type; a bare ``AP``... column (the box-only tables)
+    is a box AP.
+    """
+    if name in PAPER_AP_STATS:
+        return "bbox", name
+    prefix, _, stat = name.partition("_")
+    if prefix in PAPER_IOU_PREFIXES and stat in PAPER_AP_STATS:
+        return PAPER_IOU_PREFIXES[prefix], stat
+    return None
+
+
+def paper_column_metric(name: str) -> tuple[str, float] | None:
+    """``(MLflow metric key, scale)`` of a paper column, the value in the paper's unit being
+    ``scale x`` the logged one: ``B_AP`` -> ``("coco/bbox_mAP", 100.0)``,
+    ``Speed`` -> ``("inference/images_per_s", 1.0)``; None for other columns."""
+    if name == PAPER_SPEED:
+        return METRIC_IMAGES_PER_S, 1.0
+    found = paper_ap_column(name)
+    if found is None:
+        return None
+    iou_type, stat = found
+    return coco_key(iou_type, PAPER_AP_STATS[stat]), AP_POINTS
+
+
+def paper_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """The paper-named copies of the final metrics found in ``metrics``, in the paper's unit.
+
+    ``{"coco/bbox_mAP": 0.409, "inference/images_per_s": 3.4}`` ->
+    ``{"B_AP": 40.9, "Speed": 3.4}``: every ``B_``/``S_`` AP column (AP points) and
+    ``Speed`` (images/s). The bare ``AP`` columns of the box-only tables are ``B_AP``...
+    and are not logged twice.
+    """
+    out: dict[str, float] = {}
+    for name in PAPER_METRIC_NAMES:
+        key, scale = paper_column_metric(name)  # type: ignore[misc]
+        if key in metrics:
+            out[name] = float(metrics[key]) * scale
+    return out
+
+
 BBOX_AP = coco_key("bbox")
 BBOX_AP50 = coco_key("bbox", "mAP_50")
 SEGM_AP = coco_key("segm")
@@ -81,6 +141,13 @@ METRIC_IMAGES_PER_S = "inference/images_per_s"
 METRIC_PEAK_MEMORY_MB = "train/peak_memory_mb"
 METRIC_LR = "train/lr"
 LOSS_PREFIX = "train/"  # losses are logged as train/<mmdet loss key>, e.g. train/s0.loss_cls
+
+#: Paper column names under which a training run and an evaluation-only run log their final
+#: metrics as well (:func:`paper_metrics`), so the MLflow UI's columns are the paper's.
+PAPER_METRIC_NAMES = (
+    *(f"{prefix}_{stat}" for prefix in PAPER_IOU_PREFIXES for stat in PAPER_AP_STATS),
+    PAPER_SPEED,
+)
 
 #: Artifacts.
 ARTIFACT_CONFIG = "config/resolved_config.py"

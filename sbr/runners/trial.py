@@ -40,6 +40,7 @@ from sbr.metrics import (
     TAG_KIND,
     TAG_STATUS,
     TAG_TRIAL,
+    paper_metrics,
     short_names,
 )
 from sbr.runners.base import (
@@ -240,7 +241,8 @@ def _evaluate_variant(
         tracker.set_tags(run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]})
         tracker.end_run(run_id, failed=True)
         raise
-    tracker.log_metrics(run_id, {**metrics, **speed}, step=0)
+    final = {**metrics, **speed}
+    tracker.log_metrics(run_id, {**final, **paper_metrics(final)}, step=0)
     tracker.log_artifact(run_id, evaluation.config_file, str(Path(ARTIFACT_CONFIG).parent))
     tracker.log_artifact(run_id, work_dir / ARTIFACT_PER_IMAGE, ARTIFACT_PER_IMAGE_DIR)
     tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
@@ -266,6 +268,7 @@ def _log_results(
     final[METRIC_PARAMS] = params
     final[METRIC_PEAK_MEMORY_MB] = _peak_memory_mb()
     final.update(_speed_metric(runner))
+    final.update(paper_metrics(final))  # B_AP, S_AP50, Speed...: the paper's columns
     logged = {step for step, _ in tracker.metric_history(run_id, METRIC_PARAMS)}
     if runner.iter not in logged:  # else an attempt killed before the finished tag did
         tracker.log_metrics(run_id, final, step=runner.iter)
