@@ -101,6 +101,11 @@ FINAL_METRICS_FILE = "final_metrics.json"
 #: MLflow experiment that holds every ablation run unless the user names another.
 DEFAULT_EXPERIMENT = "sbr-ablations"
 
+#: MLflow's experiment tag that picks the UI's view of an experiment, and the value of its
+#: model-training view (MLflow 3.x; the UI infers ``..._inferred`` values when it is absent).
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
+
 #: Run tags. A deduplicated trial serves several rows: TAG_TABLES and TAG_ROWS hold
 #: comma-separated lists ("table2,table3" and "table2/row1,table3/row1").
 TAG_TRIAL = "sbr.trial"

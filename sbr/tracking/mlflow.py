@@ -28,6 +28,8 @@ from typing import Any
 
 from sbr.metrics import (
     DEFAULT_EXPERIMENT,
+    EXPERIMENT_KIND_TRAINING,
+    TAG_EXPERIMENT_KIND,
     TAG_GIT_COMMIT,
     TAG_KIND,
     TAG_STATUS,
@@ -139,6 +141,14 @@ def environment_tags() -> dict[str, str]:
     return tags
 
 
+def needs_kind_tag(tags: Mapping[str, str]) -> bool:
+    """True when an experiment's tags do not choose its UI view: no kind tag, or one the
+    MLflow UI inferred itself (``genai_development_inferred``, ``no_inferred_type``...).
+    A kind someone chose (``genai_development``...) is left as it is."""
+    kind = tags.get(TAG_EXPERIMENT_KIND, "")
+    return not kind or kind.endswith("_inferred") or kind == "no_inferred_type"
+
+
 def _tag_filter(tags: Mapping[str, str]) -> str:
     return " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
 
@@ -162,14 +172,24 @@ class Tracker:
 
     @property
     def experiment_id(self) -> str:
-        """The experiment's id (created, with its artifact root, when missing)."""
+        """The experiment's id (created, with its artifact root, when missing).
+
+        The experiment carries MLflow's kind tag of the model-training view
+        (:func:`needs_kind_tag`): set at creation, and added to an existing one that lacks it.
+        """
         if self._experiment_id is None:
             found = self.client.get_experiment_by_name(self.experiment)
             if found is not None:
                 self._experiment_id = found.experiment_id
+                if needs_kind_tag(found.tags):
+                    self.client.set_experiment_tag(
+                        found.experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING
+                    )
             else:
                 self._experiment_id = self.client.create_experiment(
-                    self.experiment, artifact_location=artifact_root(self.uri)
+                    self.experiment,
+                    artifact_location=artifact_root(self.uri),
+                    tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING},
                 )
         return self._experiment_id
 
@@ -342,5 +362,6 @@ __all__ = [
     "environment_tags",
     "flatten",
     "git_commit",
+    "needs_kind_tag",
     "resolve_tracking_uri",
 ]
