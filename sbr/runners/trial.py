@@ -225,7 +225,8 @@ def _evaluate_variant(
         return dict(runs[0].data.metrics)
     tags = {**evaluation.tags, TAG_STATUS: "running"}
     run_id = runs[0].info.run_id if runs else None
-    run_id = tracker.start_run(tags=tags, parent=parent, name=evaluation.eval_id, run_id=run_id)
+    name = evaluation.display_name
+    run_id = tracker.start_run(tags=tags, parent=parent, name=name, run_id=run_id)
     work_dir = Path(evaluation.config_file).parent / "work"
     try:
         runner = build_runner(
@@ -309,7 +310,7 @@ def _open_attempt(task: TrialTask, tracker: Any, reuse: str | None) -> tuple[str
     the trial holds one value, from the attempt whose weights carried on.
     """
     tags = {**task.tags, TAG_STATUS: "running"}
-    where = {"parent": task.parent_run_id, "name": task.trial_id}
+    where = {"parent": task.parent_run_id, "name": task.display_name}
     if reuse is not None:
         start = resume_point(task.trial_dir)
         if tracker.last_step(reuse) > start:

@@ -242,15 +242,22 @@ class Tracker:
         name: str | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Create a run (nested under ``parent``), or reopen ``run_id``; returns its id."""
+        """Create a run (nested under ``parent``), or reopen ``run_id``; returns its id.
+
+        ``name`` is the run's display name; a reopened run takes it too (when given).
+        """
         if run_id is not None:
-            self.client.update_run(run_id, status="RUNNING")
+            self.client.update_run(run_id, status="RUNNING", name=name)
             self.set_tags(run_id, tags)
             return run_id
         all_tags = dict(tags)
         if parent:
             all_tags[PARENT_TAG] = parent
         return self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Change a run's display name (its status and tags stay)."""
+        self.client.update_run(run_id, name=name)
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         """Set (or overwrite) tags of a run."""

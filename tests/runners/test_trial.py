@@ -82,6 +82,11 @@ def test_finished_trial_has_one_run_with_metrics_tags_and_params(lab: Lab) -> No
     assert metrics[M.METRIC_PARAMS] > 1_000_000
     assert metrics[M.METRIC_IMAGES_PER_S] > 0 and metrics[M.METRIC_PEAK_MEMORY_MB] > 100
     assert metrics[M.METRIC_LR] == pytest.approx(0.002)
+    # the paper's column names too (AP points), and a name a reader understands
+    assert metrics["B_AP"] == pytest.approx(100 * metrics[M.BBOX_AP])
+    assert metrics["S_AP50"] == pytest.approx(100 * metrics[M.coco_key("segm", "mAP_50")])
+    assert metrics["Speed"] == metrics[M.METRIC_IMAGES_PER_S]
+    assert run.info.run_name == "Mask · tiny good,variant · s0"  # the resumed run kept it
     assert run.data.params["model.backbone.depth"] == "18"
     assert run.data.params["sbr.override.default_hooks.checkpoint.interval"] == "1"
 
@@ -114,6 +119,19 @@ def test_evaluation_only_variant_is_a_child_run_of_the_training(lab: Lab) -> Non
     assert tags[M.TAG_ROWS] == "tiny/variant" and tags[M.TAG_STATUS] == "finished"
     assert M.BBOX_AP in evaluation.data.metrics and M.SEGM_AP in evaluation.data.metrics
     assert evaluation.data.metrics[M.METRIC_IMAGES_PER_S] > 0
+    metrics = evaluation.data.metrics
+    assert metrics["S_AP"] == pytest.approx(100 * metrics[M.SEGM_AP])
+    assert evaluation.info.run_name == "Mask 10 dets max_per_img=10 · tiny variant · s0"
+
+
+def test_parent_run_name_and_the_experiment_kind(lab: Lab) -> None:
+    import datetime
+
+    parent = lab.tracker.client.get_run(lab.result.parent_run_id)
+    today = datetime.date.today().isoformat()
+    assert parent.info.run_name == f"tiny · tiny · data · {today}"  # tables, preset, dataset
+    experiment = lab.tracker.client.get_experiment(lab.tracker.experiment_id)
+    assert experiment.tags[M.TAG_EXPERIMENT_KIND] == M.EXPERIMENT_KIND_TRAINING
 
 
 def test_failing_trial_is_reported_with_its_error_in_one_run(lab: Lab) -> None:
