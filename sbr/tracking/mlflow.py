@@ -193,6 +193,13 @@ class Tracker:
                 )
         return self._experiment_id
 
+    def find_experiment_id(self) -> str | None:
+        """The experiment's id if it exists (nothing is created), else None."""
+        if self._experiment_id is None:
+            found = self.client.get_experiment_by_name(self.experiment)
+            return None if found is None else found.experiment_id
+        return self._experiment_id
+
     def search(self, tags: Mapping[str, str]) -> list[Any]:
         """Every run of the experiment carrying ``tags``, newest first."""
         if (
