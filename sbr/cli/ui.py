@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -101,21 +102,20 @@ def compare_url(base: str, run_ids: Sequence[str], experiment_ids: Sequence[str]
     return f"{base.rstrip('/')}/#/compare-runs?{query}"
 
 
-def table_runs(uri: str, table: str) -> tuple[list[str], list[str]]:
-    """(run ids, their experiment ids) of ``table``'s final runs, in row order.
+def table_runs(uri: str, layout: Any) -> tuple[list[str], list[str]]:
+    """(run ids, their experiment ids) of a table's final runs, in row order.
 
     One run per row and seed, picked as the reports pick them
     (:func:`sbr.reports.aggregate.summarize`): the training run of a training row, the
     evaluation-only run of an evaluation row, finished runs only.
 
-    Raises:
-        SpecError: If ``table`` names no spec.
+    Args:
+        uri: Tracking store.
+        layout: The table (:func:`sbr.reports.tables.load_layout`).
     """
     from sbr.reports.aggregate import summarize
-    from sbr.reports.tables import load_layout
     from sbr.tracking.runs import fetch_runs, runs_to_frame
 
-    layout = load_layout(table)
     records = fetch_runs(uri)
     summary = summarize(runs_to_frame(records), layout)  # one record per (row, column)
     picked = (run for joined in summary["run_ids"] for run in str(joined).split(",") if run)
@@ -136,40 +136,41 @@ def runs_url(base: str, experiment_id: str) -> str:
 
 def _store_lines(uri: str, table: str | None, base: str) -> list[str]:
     """The runs-table link, and with ``table`` its compare link. Exits 2 on an unknown
-    table, or on a store that cannot be read when a table is asked for."""
+    table (before the store is read), or on a store that cannot be read when a table is
+    asked for."""
     from sbr.cli.ablation import EXIT_SPEC_ERROR, _fail
     from sbr.metrics import DEFAULT_EXPERIMENT
+    from sbr.reports.tables import load_layout
     from sbr.tracking.mlflow import Tracker, TrackingError, check_tracking
     from sbr.yamlspec.errors import SpecError
 
     try:
+        layout = None if table is None else load_layout(table)
+    except SpecError as exc:
+        _fail(exc)
+    try:
         check_tracking(uri)
     except TrackingError as exc:
-        if table is None:  # the server may still come up: only the link is missing
+        if layout is None:  # the server may still come up: only the link is missing
             return []
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_SPEC_ERROR)
     experiment_id = Tracker(uri).find_experiment_id()
-    lines = (
-        []
-        if experiment_id is None
-        else [f"runs of {DEFAULT_EXPERIMENT}: {runs_url(base, experiment_id)}"]
-    )
-    if table is not None:
-        try:
-            lines.append(_compare_line(uri, table, base))
-        except SpecError as exc:
-            _fail(exc)
+    lines = []
+    if experiment_id is not None:
+        lines.append(f"runs of {DEFAULT_EXPERIMENT}: {runs_url(base, experiment_id)}")
+    if layout is not None:
+        lines.append(_compare_line(uri, layout, base))
     return lines
 
 
-def _compare_line(uri: str, table: str, base: str) -> str:
-    """``compare table4 (N runs, ...): <link>`` (raises SpecError for an unknown table)."""
-    run_ids, experiments = table_runs(uri, table)
+def _compare_line(uri: str, layout: Any, base: str) -> str:
+    """``compare table4 (N runs, one per row and seed): <link>``."""
+    run_ids, experiments = table_runs(uri, layout)
     if not run_ids:
-        return f"compare {table}: no finished run of {table} in {uri} yet"
+        return f"compare {layout.name}: no finished run of {layout.name} in {uri} yet"
     link = compare_url(base, run_ids, experiments)
-    return f"compare {table} ({len(run_ids)} runs, one per row and seed): {link}"
+    return f"compare {layout.name} ({len(run_ids)} runs, one per row and seed): {link}"
 
 
 def server_command(uri: str, *, host: str, port: int) -> list[str]:

@@ -29,22 +29,18 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ci_gate import require, required
+from ui_store import write_runs
 
 from sbr.metrics import (
     BBOX_AP,
     DEFAULT_EXPERIMENT,
-    TAG_EVAL,
     TAG_KIND,
-    TAG_ROWS,
-    TAG_SEED,
     TAG_STATUS,
     TAG_TABLES,
     TAG_TRIAL,
-    paper_metrics,
 )
 
 mlflow = require("mlflow")
@@ -107,53 +103,7 @@ class Store:
     parent: str  # the ablation run's name
     names: dict[str, str]  # run id -> name, every run of Tables 3-4
     tables: dict[str, str]  # run id -> its sbr.tables tag
-    table4: list[str]  # names of Table 4's final runs, one per row (the compare page's)
-
-
-def _write_runs(tracker: Any, parent: str) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """Runs of Tables 3-4 as ``run-ablation`` tags and names them (metrics made up, no
-    training): (run id -> name, run id -> sbr.tables, names of Table 4's final runs)."""
-    from sbr.runners.execute import run_names, users_of
-    from sbr.specs.expand import expand
-    from sbr.specs.presets import load_preset
-    from sbr.specs.schema import load_spec
-    from sbr.tracking.mlflow import KIND_EVALUATION, KIND_TRAINING, STATUS_FINISHED
-
-    specs = [load_spec(ABLATIONS / f"{table}.yaml") for table in TABLES]
-    expansion = expand(specs, load_preset("mini"), seeds=[SEED])
-    trial_rows, eval_rows = users = users_of(expansion)
-    names = run_names(expansion, users)
-    ids: dict[str, str] = {}  # trial or evaluation id -> run id
-    tables: dict[str, str] = {}
-    for number, row in enumerate(expansion.rows):
-        final = row.eval_id.endswith("/final")
-        for key, kind, rows in (
-            (row.trial_id, KIND_TRAINING, trial_rows[row.trial_id]),
-            (row.eval_id, KIND_EVALUATION, eval_rows[row.eval_id]),
-        ):
-            if key in ids or (kind == KIND_EVALUATION and final):
-                continue
-            tags = {
-                TAG_KIND: kind,
-                TAG_TRIAL: row.trial_id,
-                TAG_EVAL: row.eval_id if kind == KIND_EVALUATION else f"{row.trial_id}/final",
-                TAG_TABLES: ",".join(dict.fromkeys(r.split("/")[0] for r in rows)),
-                TAG_ROWS: ",".join(rows),
-                TAG_SEED: str(SEED),
-                TAG_STATUS: STATUS_FINISHED,
-            }
-            under = ids.get(row.trial_id, parent)  # an evaluation is a child of its training
-            ids[key] = tracker.start_run(tags=tags, parent=under, name=names[key])
-            tables[ids[key]] = tags[TAG_TABLES]
-            ap = 0.30 + 0.01 * number
-            tracker.log_metrics(ids[key], {BBOX_AP: ap, **paper_metrics({BBOX_AP: ap})})
-            tracker.end_run(ids[key])
-    table4 = [
-        names[row.trial_id if row.eval_id.endswith("/final") else row.eval_id]
-        for row in expansion.rows
-        if row.table == "table4"
-    ]
-    return {ids[key]: names[key] for key in ids}, tables, table4
+    table4: list[str]  # Table 4's final runs, one per row (the compare page's)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +123,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     name = parent_name(list(TABLES), ["mini"], ["synth"], "2026-12-03")
     tags = {TAG_KIND: KIND_ABLATION, TAG_TABLES: ",".join(TABLES)}
     parent = tracker.start_run(tags=tags, name=name)
-    names, tables, table4 = _write_runs(tracker, parent)
+    names, tables, table4 = write_runs(tracker, parent, TABLES, [SEED])
     tracker.end_run(parent)
     other = Tracker(uri, experiment=OTHER_EXPERIMENT)
     tags = {TAG_KIND: KIND_TRAINING, TAG_TRIAL: ABSENT, TAG_TABLES: "table3"}
@@ -356,7 +306,8 @@ def test_chromium_opens_the_compare_link_of_table4_with_its_rows(
     """``sbr ui table4``'s link: MLflow's compare page of Table 4's six rows (one seed)."""
     assert CHROMIUM, "chromium is required (SBR_REQUIRE_CHROMIUM=1 or CI) but not installed"
     assert served.compare.startswith(f"{served.base}/#/compare-runs?runs=")
-    expected = list(dict.fromkeys(store.table4))  # rows 2-6 share one training, 4 evaluate apart
+    expected = [store.names[run] for run in store.table4]
+    assert len(set(expected)) == 6
     assert len(expected) == 6
     text = _page_text(served.compare, expected, tmp_path)
     missing = [name for name in expected if name not in text]
@@ -364,3 +315,19 @@ def test_chromium_opens_the_compare_link_of_table4_with_its_rows(
     only_t3 = [name for run, name in store.names.items() if store.tables[run] == "table3"]
     shown = [name for name in only_t3 if name in text]
     assert not shown, f"the compare page of table4 shows Table 3's runs {shown}"
+
+
+def test_sbr_ui_table_on_an_http_server_prints_the_links_and_returns(
+    served: Served, store: Store
+) -> None:
+    """Over http(s) the server exists: ``sbr ui table4`` prints the same links, starts nothing."""
+    from click.testing import CliRunner
+
+    from sbr.cli import main
+
+    result = CliRunner().invoke(main, ["ui", "table4", "--tracking-uri", served.base])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"MLflow UI: {served.base}\n")
+    assert _printed_link(result.output, f"runs of {DEFAULT_EXPERIMENT}") == served.runs
+    compare = _printed_link(result.output, r"compare table4 \(6 runs, one per row and seed\)")
+    assert compare == served.compare
