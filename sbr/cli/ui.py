@@ -92,14 +92,15 @@ def compare_url(base: str, run_ids: Sequence[str], experiment_ids: Sequence[str]
     """The MLflow UI's compare-runs page of ``run_ids``.
 
     MLflow 3.x routes it as ``#/compare-runs?runs=[...]&experiments=[...]``, both JSON
-    lists of ids (``experiments`` sorted), as its own "Compare" button builds it.
+    lists of ids (``experiments`` sorted), as its own "Compare" button builds it; the
+    sidebar stays in the model-training view (:func:`runs_url`).
     """
 
     def ids(values: Sequence[str]) -> str:
         return urllib.parse.quote(json.dumps(list(values), separators=(",", ":")), safe="[],")
 
     query = f"runs={ids(run_ids)}&experiments={ids(sorted(set(experiment_ids)))}"
-    return f"{base.rstrip('/')}/#/compare-runs?{query}"
+    return f"{base.rstrip('/')}/#/compare-runs?{query}&{MODEL_TRAINING_VIEW}"
 
 
 def table_runs(uri: str, layout: Any) -> tuple[list[str], list[str]]:

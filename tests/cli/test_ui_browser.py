@@ -315,6 +315,7 @@ def test_chromium_opens_the_compare_link_of_table4_with_its_rows(
     only_t3 = [name for run, name in store.names.items() if store.tables[run] == "table3"]
     shown = [name for name in only_t3 if name in text]
     assert not shown, f"the compare page of table4 shows Table 3's runs {shown}"
+    assert "Model registry" in text  # the model-training view's sidebar
 
 
 def test_sbr_ui_table_on_an_http_server_prints_the_links_and_returns(

@@ -22,13 +22,15 @@ from sbr.cli.ui import compare_url, runs_url, table_runs
             "http://127.0.0.1:5000",
             ["a1", "b2"],
             ["3", "1", "3"],
-            'http://127.0.0.1:5000/#/compare-runs?runs=["a1","b2"]&experiments=["1","3"]',
+            'http://127.0.0.1:5000/#/compare-runs?runs=["a1","b2"]&experiments=["1","3"]'
+            "&workflowType=machine_learning",
         ),
         (
             "https://mlflow.example/",
             ["a1"],
             ["7"],
-            'https://mlflow.example/#/compare-runs?runs=["a1"]&experiments=["7"]',
+            'https://mlflow.example/#/compare-runs?runs=["a1"]&experiments=["7"]'
+            "&workflowType=machine_learning",
         ),
     ],
     ids=["local-server", "remote-trailing-slash"],
