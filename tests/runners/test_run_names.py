@@ -20,9 +20,7 @@ def names_by_row() -> dict[tuple[str, str], tuple[str, str | None]]:
     specs = [load_spec(ABLATIONS / f"table{n}.yaml") for n in (2, 3, 4)]
     expansion = expand(specs, load_preset("mini"), seeds=[1])
     names = run_names(expansion, users_of(expansion))
-    return {
-        (r.table, r.row_id): (names[r.trial_id], names.get(r.eval_id)) for r in expansion.rows
-    }
+    return {(r.table, r.row_id): (names[r.trial_id], names.get(r.eval_id)) for r in expansion.rows}
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,11 @@ def test_failing_trial_is_reported_with_its_error_in_one_run(lab: Lab) -> None:
 
 
 def test_rerun_skips_finished_trials_and_creates_no_run(lab: Lab) -> None:
+    (finished,) = lab.runs(0)
+    named = finished.info.run_name
+    lab.tracker.rename_run(finished.info.run_id, lab.expansion.rows[0].trial_id)  # as of old
     again = run_expansion(lab.expansion, settings=lab.settings, launcher=LocalLauncher())
+    assert lab.runs(0)[0].info.run_name == named  # a skipped finished run gets its name
     assert [o.status for o in again.outcomes] == ["skipped", "failed"]
     assert again.outcomes[0].metrics[M.BBOX_AP] == lab.outcome(0).metrics[M.BBOX_AP]
     assert len(lab.runs(0)) == 1 and len(lab.runs(1, kind="evaluation")) == 1
