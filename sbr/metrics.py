@@ -1,7 +1,10 @@
 """Names of metrics and tags shared by training, tracking and reports.
 
 Keep every string that another component looks up here, so a rename is one edit.
-MMEngine's CocoMetric keys are kept as they are (``coco/bbox_mAP``...).
+MMEngine's CocoMetric keys are kept as they are (``coco/bbox_mAP``..., fractions); the final
+metrics are logged under the paper's column names as well (``B_AP``..., AP points, and
+``Speed``: :func:`paper_metrics`), with the one column -> key mapping the reports read too
+(:func:`paper_column_metric`).
 """
 
 from __future__ import annotations

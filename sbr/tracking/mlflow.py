@@ -10,6 +10,10 @@ Run layout (one MLflow experiment, :data:`sbr.metrics.DEFAULT_EXPERIMENT` by def
   the training run (``sbr.kind = evaluation``, ``sbr.eval = <trial id>/eval-<hash>``),
   holding the COCO metrics under the same ``coco/...`` keys.
 
+The experiment carries MLflow's kind tag of its model-training view
+(``mlflow.experimentKind``). Runs are named for readers (:mod:`sbr.tracking.names`:
+``R³-CNN L_e=2 · T4 r3 · s1``); nothing looks a run up by its name.
+
 A training run is *finished* when its ``sbr.status`` tag says so; any other run of the
 same trial is reused (never duplicated) when the trial is resumed, or replaced by a
 fresh run (the old one deleted) when the retry redoes steps it had logged
