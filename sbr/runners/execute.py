@@ -278,8 +278,7 @@ def prepare_task(
     ``names``: run display names by trial / evaluation id (default: :func:`run_names`
     of ``expansion`` and ``users``).
     """
-    from sbr.specs.compose import compose_eval_config, compose_trial_config
-    from sbr.tracking.mlflow import KIND_EVALUATION
+    from sbr.specs.compose import compose_trial_config
 
     trial_dir = (Path(settings.storage) / trial.trial_id).resolve()
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -287,31 +286,10 @@ def prepare_task(
     forget_failures(trial_dir)  # "failed twice the same way" counts within one invocation
     cfg = compose_trial_config(trial)
     cfg.dump(str(trial_dir / CONFIG_FILE))
-    trial_rows, eval_rows = users
     names = run_names(expansion, users) if names is None else names
-    tags = _trial_tags(trial, trial_rows.get(trial.trial_id, []))
+    tags = _trial_tags(trial, users[0].get(trial.trial_id, []))
     tags[TAG_CONFIG_HASH] = hashlib.sha256((trial_dir / CONFIG_FILE).read_bytes()).hexdigest()[:12]
-    evaluations = []
-    for evaluation in expansion.evaluations:
-        if evaluation.trial_id != trial.trial_id or not evaluation.overrides:
-            continue
-        folder = trial_dir / "evals" / evaluation.eval_id.split("/", 1)[1]
-        folder.mkdir(parents=True, exist_ok=True)
-        compose_eval_config(cfg, evaluation).dump(str(folder / CONFIG_FILE))
-        eval_tags = {
-            **tags,
-            **_row_tags(eval_rows.get(evaluation.eval_id, [])),
-            TAG_KIND: KIND_EVALUATION,
-            TAG_EVAL: evaluation.eval_id,
-        }
-        evaluations.append(
-            EvalTask(
-                evaluation.eval_id,
-                str(folder / CONFIG_FILE),
-                eval_tags,
-                run_name=names.get(evaluation.eval_id, ""),
-            )
-        )
+    evaluations = _eval_tasks(trial, expansion, cfg, trial_dir, tags, users[1], names)
     return TrialTask(
         trial_id=trial.trial_id,
         trial_dir=str(trial_dir),
@@ -327,6 +305,37 @@ def prepare_task(
         fault=settings.faults.get(trial.trial_id),
         run_name=names.get(trial.trial_id, ""),
     )
+
+
+def _eval_tasks(
+    trial: TrialSpec,
+    expansion: Expansion,
+    cfg: Any,
+    trial_dir: Path,
+    tags: Mapping[str, str],
+    eval_rows: Mapping[str, list[str]],
+    names: Mapping[str, str],
+) -> list[EvalTask]:
+    """The trial's evaluation-only variants: configs dumped under ``<trial>/evals/``."""
+    from sbr.specs.compose import compose_eval_config
+    from sbr.tracking.mlflow import KIND_EVALUATION
+
+    evaluations = []
+    for evaluation in expansion.evaluations:
+        if evaluation.trial_id != trial.trial_id or not evaluation.overrides:
+            continue
+        folder = trial_dir / "evals" / evaluation.eval_id.split("/", 1)[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        compose_eval_config(cfg, evaluation).dump(str(folder / CONFIG_FILE))
+        eval_tags = {
+            **tags,
+            **_row_tags(eval_rows.get(evaluation.eval_id, [])),
+            TAG_KIND: KIND_EVALUATION,
+            TAG_EVAL: evaluation.eval_id,
+        }
+        name = names.get(evaluation.eval_id, "")
+        evaluations.append(EvalTask(evaluation.eval_id, str(folder / CONFIG_FILE), eval_tags, name))
+    return evaluations
 
 
 def driver_died(run: Any) -> bool:
