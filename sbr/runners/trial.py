@@ -415,6 +415,8 @@ def run_trial(
         tracker = Tracker(task.tracking_uri, experiment_id=task.experiment_id)
         reuse, done = _open_run(task, tracker)
         if done is not None:
+            if task.run_name and done.info.run_name != task.run_name:  # named by its trial id
+                tracker.rename_run(done.info.run_id, task.run_name)
             work = TrialWork(
                 task, done.info.run_id, new_run=False, trained=True, metrics=done.data.metrics
             )

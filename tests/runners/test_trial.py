@@ -195,9 +195,12 @@ def test_new_evaluation_variant_of_a_finished_training_runs_without_retraining(
     data = Path(lab.expansion.trials[0].data_root)
     wider = tiny_expansion(tmp_path, data, GOOD_ROW, other)
     assert wider.trials[0].trial_id == lab.expansion.trials[0].trial_id
+    (finished,) = lab.runs(0)
+    lab.tracker.rename_run(finished.info.run_id, "named-before-run-names")
     again = run_expansion(wider, settings=lab.settings, launcher=LocalLauncher())
     assert [o.status for o in again.outcomes] == ["skipped"]
     assert len(lab.runs(0)) == 1  # not retrained
+    assert lab.runs(0)[0].info.run_name == "Mask · tiny good,five · s0"  # and named
     evaluations = {r.data.tags[M.TAG_EVAL] for r in lab.runs(0, kind="evaluation")}
     assert evaluations == {lab.expansion.rows[1].eval_id, wider.rows[1].eval_id}
 
