@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sbr.metrics import (
-    METRIC_IMAGES_PER_S,
     METRIC_PARAMS,
     METRIC_PEAK_MEMORY_MB,
-    coco_key,
+    PAPER_SPEED,
+    paper_ap_column,
+    paper_column_metric,
 )
 from sbr.specs.claims import DEFAULT_MIN_SEEDS, Claim, effective_min_seeds
 
@@ -126,8 +127,6 @@ class TableLayout:
         return self.name.removeprefix("table")
 
 
-_COCO_STATS = {"AP": "mAP", "AP50": "mAP_50", "AP75": "mAP_75"}
-_COCO_STATS.update({f"AP_{size}": f"mAP_{size}" for size in "sml"})
 _STAT_HEADERS = {
     "AP": "AP",
     "AP50": "AP$_{50}$",
@@ -159,9 +158,10 @@ def paper_number(value: Any) -> float | None:
     return float(match.group(1).replace(",", "")) if match else None
 
 
-def _coco_column(name: str, iou_type: str, stat: str, header: str) -> Column:
-    metric = coco_key(iou_type, _COCO_STATS[stat])
-    return Column(name, header, metric, scale=100.0, rank=True)
+def _paper_metric_column(name: str, header: str, **style: Any) -> Column:
+    """A column read from the metric :func:`sbr.metrics.paper_column_metric` maps it to."""
+    metric, scale = paper_column_metric(name)  # type: ignore[misc]
+    return Column(name, header, metric, scale=scale, **style)
 
 
 def column_for(name: str, *, table: str = "", paper_values: Sequence[Any] = ()) -> Column:
@@ -178,17 +178,16 @@ def column_for(name: str, *, table: str = "", paper_values: Sequence[Any] = ()) 
     """
     if name in _DESCRIPTIVE:
         return Column(name, _DESCRIPTIVE[name])
-    if name in _COCO_STATS:
-        return _coco_column(name, "bbox", name, _STAT_HEADERS[name])
-    prefix, _, stat = name.partition("_")
-    if prefix in ("B", "S") and stat in _COCO_STATS:
-        iou_type = "bbox" if prefix == "B" else "segm"
-        header = f"{prefix}$_{{AP}}$" if stat == "AP" else _STAT_HEADERS[stat]
-        return _coco_column(name, iou_type, stat, header)
-    if name == "Speed":
+    ap = paper_ap_column(name)
+    if ap is not None:
+        stat = ap[1]
+        prefix = name.partition("_")[0] if name != stat else ""
+        header = f"{prefix}$_{{AP}}$" if prefix and stat == "AP" else _STAT_HEADERS[stat]
+        return _paper_metric_column(name, header, rank=True)
+    if name == PAPER_SPEED:
         # The paper's definition: images/s at batch 1 on one device, after warm-up, on the
         # first N val images (sbr.runners.speed; ablations/README.md, "Speed").
-        return Column(name, "Speed", METRIC_IMAGES_PER_S)
+        return _paper_metric_column(name, "Speed")
     if name == "Mem":
         return Column(name, "Mem", METRIC_PEAK_MEMORY_MB, scale=1 / 1024, unit="G")
     if name == "Params":

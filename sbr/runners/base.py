@@ -26,11 +26,21 @@ CONFIG_FILE = "resolved_config.py"
 
 @dataclass(frozen=True)
 class EvalTask:
-    """An evaluation-only variant of a training (its own config, same checkpoint)."""
+    """An evaluation-only variant of a training (its own config, same checkpoint).
+
+    ``run_name`` is its MLflow run's display name (``R³-CNN L_e=2 · T4 r3 · s1``;
+    empty: the evaluation id).
+    """
 
     eval_id: str
     config_file: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    run_name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """The run name to show: :attr:`run_name`, else the evaluation id."""
+        return self.run_name or self.eval_id
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class TrialTask:
         parent_run_id: The invocation's parent run (None: top-level run).
         fault: TEST HOOK (:mod:`sbr.runners.fault_injection`); None in a user's run.
         workers: Data-parallel training processes (1: train in the trial's own process).
+        run_name: Display name of its MLflow run (``R³-CNN · T4 r2-r6 · s1``; empty: the
+            trial id). Display only: runs are looked up by their tags.
     """
 
     trial_id: str
@@ -64,6 +76,12 @@ class TrialTask:
     parent_run_id: str | None = None
     fault: Fault | None = None
     workers: int = 1
+    run_name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """The run name to show: :attr:`run_name`, else the trial id."""
+        return self.run_name or self.trial_id
 
     @property
     def threads(self) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from sbr.runners.base import (
 )
 from sbr.runners.failures import forget_failures
 from sbr.specs.expand import Expansion, TrialSpec, canonical_json
+from sbr.specs.schema import Row
 
 #: Default storage of work dirs and checkpoints (one folder per trial id).
 DEFAULT_STORAGE = Path("work_dirs/ablations")
@@ -101,6 +103,47 @@ def users_of(expansion: Expansion) -> tuple[dict[str, list[str]], dict[str, list
             if name not in store.setdefault(key, []):
                 store[key].append(name)
     return trials, evals
+
+
+#: Paper columns whose value an evaluation-only override sets (an evaluation run's name says it).
+EVAL_COLUMNS = ("L_e",)
+
+
+def varies(row: Row) -> str:
+    """What an evaluation-only row varies, for its run's name: the paper value of an
+    evaluation column it prints (``L_e=2``), else its evaluation overrides (``key=value``,
+    those its label does not already say: a grid row's label lists its axes)."""
+    if not row.eval_overrides:
+        return ""
+    printed = [f"{c}={row.paper_values[c]}" for c in EVAL_COLUMNS if c in row.paper_values]
+    if printed:
+        return ", ".join(printed)
+    parts = [f"{o.path.rsplit('.', 1)[-1]}={o.value}" for o in row.eval_overrides]
+    return ", ".join(part for part in parts if part not in row.label)
+
+
+def run_names(
+    expansion: Expansion, users: tuple[Mapping[str, list[str]], Mapping[str, list[str]]]
+) -> dict[str, str]:
+    """Trial id / evaluation id -> its run's display name (:mod:`sbr.tracking.names`).
+
+    A training is named by the label of the first row that uses it and every row it serves
+    (``users``, :func:`users_of`); an evaluation-only variant by its row's label, what it
+    varies (:func:`varies`) and the rows it serves.
+    """
+    from sbr.tracking.names import run_name
+
+    trial_rows, eval_rows = users
+    names: dict[str, str] = {}
+    for planned in expansion.rows:
+        if planned.trial_id not in names:
+            rows = trial_rows.get(planned.trial_id, [])
+            names[planned.trial_id] = run_name(planned.row.label, rows, planned.seed)
+        if planned.eval_id not in names and planned.row.eval_overrides:
+            label = " ".join(p for p in (planned.row.label, varies(planned.row)) if p)
+            rows = eval_rows.get(planned.eval_id, [])
+            names[planned.eval_id] = run_name(label, rows, planned.seed)
+    return names
 
 
 def _row_tags(rows: Sequence[str]) -> dict[str, str]:
@@ -183,17 +226,25 @@ def _trial_tags(trial: TrialSpec, rows: Sequence[str]) -> dict[str, str]:
     }
 
 
-def _dataset_tags(trial: TrialSpec) -> dict[str, str]:
-    """Dataset name (``COCO`` for COCO's 80 classes) and classes, when read from the data."""
+def dataset_name(trial: TrialSpec) -> str | None:
+    """``COCO`` for COCO's 80 classes, else the dataset's name; None when not read from data."""
     if trial.classes is None or trial.data_root is None:
-        return {}
+        return None
     from mmdet.datasets import CocoDataset
 
     from sbr.data.layout import detect_layout
 
+    if tuple(c.name for c in trial.classes) == tuple(CocoDataset.METAINFO["classes"]):
+        return "COCO"
+    return detect_layout(trial.data_root).name
+
+
+def _dataset_tags(trial: TrialSpec) -> dict[str, str]:
+    """Dataset name (``COCO`` for COCO's 80 classes) and classes, when read from the data."""
+    label = dataset_name(trial)
+    if label is None or trial.classes is None:
+        return {}
     names = [c.name for c in trial.classes]
-    coco = tuple(names) == tuple(CocoDataset.METAINFO["classes"])
-    label = "COCO" if coco else detect_layout(trial.data_root).name
     return {
         TAG_DATASET_NAME: label,
         TAG_CLASSES: f"{len(names)}: {','.join(names)}"[:4000],
@@ -220,10 +271,14 @@ def prepare_task(
     users: tuple[Mapping[str, list[str]], Mapping[str, list[str]]],
     experiment_id: str,
     parent_run_id: str | None,
+    names: Mapping[str, str] | None = None,
 ) -> TrialTask:
-    """Compose and dump the trial's (and its evaluations') configs; build its task."""
-    from sbr.specs.compose import compose_eval_config, compose_trial_config
-    from sbr.tracking.mlflow import KIND_EVALUATION
+    """Compose and dump the trial's (and its evaluations') configs; build its task.
+
+    ``names``: run display names by trial / evaluation id (default: :func:`run_names`
+    of ``expansion`` and ``users``).
+    """
+    from sbr.specs.compose import compose_trial_config
 
     trial_dir = (Path(settings.storage) / trial.trial_id).resolve()
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -231,23 +286,10 @@ def prepare_task(
     forget_failures(trial_dir)  # "failed twice the same way" counts within one invocation
     cfg = compose_trial_config(trial)
     cfg.dump(str(trial_dir / CONFIG_FILE))
-    trial_rows, eval_rows = users
-    tags = _trial_tags(trial, trial_rows.get(trial.trial_id, []))
+    names = run_names(expansion, users) if names is None else names
+    tags = _trial_tags(trial, users[0].get(trial.trial_id, []))
     tags[TAG_CONFIG_HASH] = hashlib.sha256((trial_dir / CONFIG_FILE).read_bytes()).hexdigest()[:12]
-    evaluations = []
-    for evaluation in expansion.evaluations:
-        if evaluation.trial_id != trial.trial_id or not evaluation.overrides:
-            continue
-        folder = trial_dir / "evals" / evaluation.eval_id.split("/", 1)[1]
-        folder.mkdir(parents=True, exist_ok=True)
-        compose_eval_config(cfg, evaluation).dump(str(folder / CONFIG_FILE))
-        eval_tags = {
-            **tags,
-            **_row_tags(eval_rows.get(evaluation.eval_id, [])),
-            TAG_KIND: KIND_EVALUATION,
-            TAG_EVAL: evaluation.eval_id,
-        }
-        evaluations.append(EvalTask(evaluation.eval_id, str(folder / CONFIG_FILE), eval_tags))
+    evaluations = _eval_tasks(trial, expansion, cfg, trial_dir, tags, users[1], names)
     return TrialTask(
         trial_id=trial.trial_id,
         trial_dir=str(trial_dir),
@@ -261,7 +303,39 @@ def prepare_task(
         experiment_id=experiment_id,
         parent_run_id=parent_run_id,
         fault=settings.faults.get(trial.trial_id),
+        run_name=names.get(trial.trial_id, ""),
     )
+
+
+def _eval_tasks(
+    trial: TrialSpec,
+    expansion: Expansion,
+    cfg: Any,
+    trial_dir: Path,
+    tags: Mapping[str, str],
+    eval_rows: Mapping[str, list[str]],
+    names: Mapping[str, str],
+) -> list[EvalTask]:
+    """The trial's evaluation-only variants: configs dumped under ``<trial>/evals/``."""
+    from sbr.specs.compose import compose_eval_config
+    from sbr.tracking.mlflow import KIND_EVALUATION
+
+    evaluations = []
+    for evaluation in expansion.evaluations:
+        if evaluation.trial_id != trial.trial_id or not evaluation.overrides:
+            continue
+        folder = trial_dir / "evals" / evaluation.eval_id.split("/", 1)[1]
+        folder.mkdir(parents=True, exist_ok=True)
+        compose_eval_config(cfg, evaluation).dump(str(folder / CONFIG_FILE))
+        eval_tags = {
+            **tags,
+            **_row_tags(eval_rows.get(evaluation.eval_id, [])),
+            TAG_KIND: KIND_EVALUATION,
+            TAG_EVAL: evaluation.eval_id,
+        }
+        name = names.get(evaluation.eval_id, "")
+        evaluations.append(EvalTask(evaluation.eval_id, str(folder / CONFIG_FILE), eval_tags, name))
+    return evaluations
 
 
 def driver_died(run: Any) -> bool:
@@ -307,10 +381,14 @@ def close_orphaned_runs(tracker: Any) -> list[str]:
 def _start_parent(tracker: Any, expansion: Expansion) -> str:
     """The ablation run (parent of the trials' runs) of ``expansion``: its id."""
     from sbr.tracking.mlflow import KIND_ABLATION, environment_tags
+    from sbr.tracking.names import parent_name
 
     tables = dict.fromkeys(r.table for r in expansion.rows)
     presets = dict.fromkeys(t.preset.name for t in expansion.trials)
     preset_files = dict.fromkeys(str(Path(t.preset.file).resolve()) for t in expansion.trials)
+    one_per_root = {t.data_root: t for t in expansion.trials}.values()
+    datasets = dict.fromkeys(n for n in map(dataset_name, one_per_root) if n)
+    name = parent_name(list(tables), list(presets), list(datasets), date.today().isoformat())
     return tracker.start_run(
         tags={
             **environment_tags(),
@@ -320,15 +398,19 @@ def _start_parent(tracker: Any, expansion: Expansion) -> str:
             TAG_PRESET_FILE: ",".join(preset_files),
             TAG_DRIVER: f"{socket.gethostname()}:{os.getpid()}",
         },
-        name=f"ablation {','.join(tables)}",
+        name=name,
     )
 
 
-def _finished_trials(tracker: Any, expansion: Expansion) -> dict[str, TrialOutcome]:
-    """Trials of ``expansion`` already trained and evaluated: their skipped outcomes."""
+def _finished_trials(
+    tracker: Any, expansion: Expansion, runs: Mapping[str, Any]
+) -> dict[str, TrialOutcome]:
+    """Trials of ``expansion`` already trained and evaluated: their skipped outcomes.
+
+    ``runs``: trial id -> its training run (``Tracker.training_runs``).
+    """
     from sbr.tracking.mlflow import KIND_EVALUATION
 
-    runs = tracker.training_runs()
     evaluated = {
         r.data.tags.get(TAG_EVAL)
         for r in tracker.search({TAG_KIND: KIND_EVALUATION, TAG_STATUS: FINISHED})
@@ -344,6 +426,17 @@ def _finished_trials(tracker: Any, expansion: Expansion) -> dict[str, TrialOutco
             metrics = dict(run.data.metrics)
             done[trial.trial_id] = TrialOutcome(trial.trial_id, SKIPPED, run.info.run_id, metrics)
     return done
+
+
+def _rename_finished(
+    tracker: Any, runs: Mapping[str, Any], skipped: Iterable[str], names: Mapping[str, str]
+) -> None:
+    """Give the finished training runs this invocation skips their readable names (runs
+    logged before sbr named them carry their trial id). Display only."""
+    for trial_id in skipped:
+        run, name = runs[trial_id], names.get(trial_id)
+        if name and run.info.run_name != name:
+            tracker.rename_run(run.info.run_id, name)
 
 
 def run_expansion(
@@ -366,12 +459,15 @@ def run_expansion(
     tracker = Tracker(settings.tracking_uri, settings.experiment)
     close_orphaned_runs(tracker)
     users = users_of(sharing or expansion)
-    skipped = _finished_trials(tracker, expansion)
+    names = run_names(sharing or expansion, users)
+    runs = tracker.training_runs()
+    skipped = _finished_trials(tracker, expansion, runs)
+    _rename_finished(tracker, runs, skipped, names)
     parent = _start_parent(tracker, expansion)
     tasks = [
         prepare_task(
             trial, expansion, settings=settings, users=users,
-            experiment_id=tracker.experiment_id, parent_run_id=parent,
+            experiment_id=tracker.experiment_id, parent_run_id=parent, names=names,
         )
         for trial in expansion.trials
         if trial.trial_id not in skipped
@@ -412,9 +508,12 @@ __all__ = [
     "RunSettings",
     "check_data",
     "close_orphaned_runs",
+    "dataset_name",
     "driver_died",
     "prepare_task",
     "run_expansion",
+    "run_names",
     "summary_lines",
     "users_of",
+    "varies",
 ]

@@ -40,6 +40,7 @@ from sbr.metrics import (
     TAG_KIND,
     TAG_STATUS,
     TAG_TRIAL,
+    paper_metrics,
     short_names,
 )
 from sbr.runners.base import (
@@ -224,7 +225,8 @@ def _evaluate_variant(
         return dict(runs[0].data.metrics)
     tags = {**evaluation.tags, TAG_STATUS: "running"}
     run_id = runs[0].info.run_id if runs else None
-    run_id = tracker.start_run(tags=tags, parent=parent, name=evaluation.eval_id, run_id=run_id)
+    name = evaluation.display_name
+    run_id = tracker.start_run(tags=tags, parent=parent, name=name, run_id=run_id)
     work_dir = Path(evaluation.config_file).parent / "work"
     try:
         runner = build_runner(
@@ -240,7 +242,8 @@ def _evaluate_variant(
         tracker.set_tags(run_id, {TAG_STATUS: "failed", TAG_ERROR: one_line(exc)[:4000]})
         tracker.end_run(run_id, failed=True)
         raise
-    tracker.log_metrics(run_id, {**metrics, **speed}, step=0)
+    final = {**metrics, **speed}
+    tracker.log_metrics(run_id, {**final, **paper_metrics(final)}, step=0)
     tracker.log_artifact(run_id, evaluation.config_file, str(Path(ARTIFACT_CONFIG).parent))
     tracker.log_artifact(run_id, work_dir / ARTIFACT_PER_IMAGE, ARTIFACT_PER_IMAGE_DIR)
     tracker.set_tags(run_id, {TAG_STATUS: FINISHED})
@@ -266,6 +269,7 @@ def _log_results(
     final[METRIC_PARAMS] = params
     final[METRIC_PEAK_MEMORY_MB] = _peak_memory_mb()
     final.update(_speed_metric(runner))
+    final.update(paper_metrics(final))  # B_AP, S_AP50, Speed...: the paper's columns
     logged = {step for step, _ in tracker.metric_history(run_id, METRIC_PARAMS)}
     if runner.iter not in logged:  # else an attempt killed before the finished tag did
         tracker.log_metrics(run_id, final, step=runner.iter)
@@ -306,7 +310,7 @@ def _open_attempt(task: TrialTask, tracker: Any, reuse: str | None) -> tuple[str
     the trial holds one value, from the attempt whose weights carried on.
     """
     tags = {**task.tags, TAG_STATUS: "running"}
-    where = {"parent": task.parent_run_id, "name": task.trial_id}
+    where = {"parent": task.parent_run_id, "name": task.display_name}
     if reuse is not None:
         start = resume_point(task.trial_dir)
         if tracker.last_step(reuse) > start:
@@ -411,6 +415,8 @@ def run_trial(
         tracker = Tracker(task.tracking_uri, experiment_id=task.experiment_id)
         reuse, done = _open_run(task, tracker)
         if done is not None:
+            if task.run_name and done.info.run_name != task.run_name:  # named by its trial id
+                tracker.rename_run(done.info.run_id, task.run_name)
             work = TrialWork(
                 task, done.info.run_id, new_run=False, trained=True, metrics=done.data.metrics
             )

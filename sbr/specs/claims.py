@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sbr.metrics import PAPER_AP_STATS, paper_ap_column
 from sbr.specs.checks import (
     BOOL,
     LIST,
@@ -103,7 +104,7 @@ class Claim:
 
 #: COCO statistics a claim can compare (``AP_s``...), alone (Tables 8-10, box AP) or
 #: after ``B_`` (box) / ``S_`` (mask): the columns the reports measure per image.
-AP_STATS = ("AP", "AP50", "AP75", "AP_s", "AP_m", "AP_l")
+AP_STATS = tuple(PAPER_AP_STATS)
 
 #: The paper's values of a table's rows: row id -> column -> value.
 PaperRows = Mapping[str, Mapping[str, Any]]
@@ -116,8 +117,7 @@ _REQUIRED = ("id", "a", "b", "metric", "relation")
 
 def is_ap_column(name: str) -> bool:
     """``B_AP``, ``S_AP50``, ``AP_s``...: a COCO AP column (not ``Speed``, ``L_t``...)."""
-    prefix, _, stat = name.partition("_")
-    return name in AP_STATS or (prefix in ("B", "S") and stat in AP_STATS)
+    return paper_ap_column(name) is not None
 
 
 def parse_claims(

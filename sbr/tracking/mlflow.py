@@ -10,6 +10,10 @@ Run layout (one MLflow experiment, :data:`sbr.metrics.DEFAULT_EXPERIMENT` by def
   the training run (``sbr.kind = evaluation``, ``sbr.eval = <trial id>/eval-<hash>``),
   holding the COCO metrics under the same ``coco/...`` keys.
 
+The experiment carries MLflow's kind tag of its model-training view
+(``mlflow.experimentKind``). Runs are named for readers (:mod:`sbr.tracking.names`:
+``R³-CNN L_e=2 · T4 r3 · s1``); nothing looks a run up by its name.
+
 A training run is *finished* when its ``sbr.status`` tag says so; any other run of the
 same trial is reused (never duplicated) when the trial is resumed, or replaced by a
 fresh run (the old one deleted) when the retry redoes steps it had logged
@@ -28,6 +32,8 @@ from typing import Any
 
 from sbr.metrics import (
     DEFAULT_EXPERIMENT,
+    EXPERIMENT_KIND_TRAINING,
+    TAG_EXPERIMENT_KIND,
     TAG_GIT_COMMIT,
     TAG_KIND,
     TAG_STATUS,
@@ -139,6 +145,14 @@ def environment_tags() -> dict[str, str]:
     return tags
 
 
+def needs_kind_tag(tags: Mapping[str, str]) -> bool:
+    """True when an experiment's tags do not choose its UI view: no kind tag, or one the
+    MLflow UI inferred itself (``genai_development_inferred``, ``no_inferred_type``...).
+    A kind someone chose (``genai_development``...) is left as it is."""
+    kind = tags.get(TAG_EXPERIMENT_KIND, "")
+    return not kind or kind.endswith("_inferred") or kind == "no_inferred_type"
+
+
 def _tag_filter(tags: Mapping[str, str]) -> str:
     return " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
 
@@ -162,15 +176,32 @@ class Tracker:
 
     @property
     def experiment_id(self) -> str:
-        """The experiment's id (created, with its artifact root, when missing)."""
+        """The experiment's id (created, with its artifact root, when missing).
+
+        The experiment carries MLflow's kind tag of the model-training view
+        (:func:`needs_kind_tag`): set at creation, and added to an existing one that lacks it.
+        """
         if self._experiment_id is None:
             found = self.client.get_experiment_by_name(self.experiment)
             if found is not None:
                 self._experiment_id = found.experiment_id
+                if needs_kind_tag(found.tags):
+                    self.client.set_experiment_tag(
+                        found.experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND_TRAINING
+                    )
             else:
                 self._experiment_id = self.client.create_experiment(
-                    self.experiment, artifact_location=artifact_root(self.uri)
+                    self.experiment,
+                    artifact_location=artifact_root(self.uri),
+                    tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING},
                 )
+        return self._experiment_id
+
+    def find_experiment_id(self) -> str | None:
+        """The experiment's id if it exists (nothing is created), else None."""
+        if self._experiment_id is None:
+            found = self.client.get_experiment_by_name(self.experiment)
+            return None if found is None else found.experiment_id
         return self._experiment_id
 
     def search(self, tags: Mapping[str, str]) -> list[Any]:
@@ -222,15 +253,22 @@ class Tracker:
         name: str | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Create a run (nested under ``parent``), or reopen ``run_id``; returns its id."""
+        """Create a run (nested under ``parent``), or reopen ``run_id``; returns its id.
+
+        ``name`` is the run's display name; a reopened run takes it too (when given).
+        """
         if run_id is not None:
-            self.client.update_run(run_id, status="RUNNING")
+            self.client.update_run(run_id, status="RUNNING", name=name)
             self.set_tags(run_id, tags)
             return run_id
         all_tags = dict(tags)
         if parent:
             all_tags[PARENT_TAG] = parent
         return self.client.create_run(self.experiment_id, tags=all_tags, run_name=name).info.run_id
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Change a run's display name (its status and tags stay)."""
+        self.client.update_run(run_id, name=name)
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         """Set (or overwrite) tags of a run."""
@@ -342,5 +380,6 @@ __all__ = [
     "environment_tags",
     "flatten",
     "git_commit",
+    "needs_kind_tag",
     "resolve_tracking_uri",
 ]

@@ -69,6 +69,7 @@ class RunRecord:
         metrics: Latest value of every metric.
         status: MLflow's run status (``FINISHED``...), used when ``sbr.status`` is absent.
         start_time: Start time in ms since the epoch.
+        experiment_id: The run's MLflow experiment.
     """
 
     run_id: str
@@ -76,6 +77,7 @@ class RunRecord:
     metrics: Mapping[str, float] = field(default_factory=dict)
     status: str = "FINISHED"
     start_time: int | None = None
+    experiment_id: str = ""
 
 
 def parse_rows(value: str | None) -> list[tuple[str, str]]:
@@ -167,6 +169,7 @@ def fetch_runs(
                 dict(run.data.metrics),
                 run.info.status,
                 run.info.start_time,
+                run.info.experiment_id,
             )
             for run in page
         ]

@@ -22,6 +22,11 @@ KILLS = {
     "restart": (RESTART_ROW, 2, 0, [1, 2]),  # before the first checkpoint: starts over
     "even": (EVEN_ROW, 3, 2, [1, 2, 3]),  # past the checkpoint of iteration 2
 }
+#: The run name each retried training keeps (its row label, its row, its seed).
+NAMES = {
+    "restart": "Mask no checkpoint · tiny restart · s1",
+    "even": "Mask checkpoint 2 · tiny even · s1",
+}
 
 
 def test_killed_trial_workers_are_retried_with_one_value_per_step(tmp_path: Path) -> None:
@@ -62,6 +67,10 @@ def test_killed_trial_workers_are_retried_with_one_value_per_step(tmp_path: Path
         (run,) = tracker.search({M.TAG_TRIAL: trial, M.TAG_KIND: "training"})
         assert (run.info.status, run.data.tags[M.TAG_STATUS]) == ("FINISHED", "finished")
         assert M.BBOX_AP in run.data.metrics
+        metrics = run.data.metrics
+        assert metrics["B_AP"] == pytest.approx(100 * metrics[M.BBOX_AP])  # paper names
+        assert metrics["S_AP"] == pytest.approx(100 * metrics[M.SEGM_AP])
+        assert run.info.run_name == NAMES[name]  # a replaced run keeps the readable name
         history = tracker.metric_history(run.info.run_id, loss)
         assert [s for s, _ in history] == list(range(1, ITERS + 1)), (name, history)
         lr = tracker.metric_history(run.info.run_id, M.METRIC_LR)
@@ -75,6 +84,8 @@ def test_killed_trial_workers_are_retried_with_one_value_per_step(tmp_path: Path
         old_history = tracker.metric_history(old.info.run_id, loss)
         assert [s for s, _ in old_history] == aborted, (name, old_history)
         assert history[:start] == old_history[:start], name
+    experiment = tracker.client.get_experiment(tracker.experiment_id)
+    assert experiment.tags[M.TAG_EXPERIMENT_KIND] == M.EXPERIMENT_KIND_TRAINING
     import ray
 
     assert not ray.is_initialized()  # the launcher shut down the Ray it started

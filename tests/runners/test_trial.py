@@ -82,6 +82,11 @@ def test_finished_trial_has_one_run_with_metrics_tags_and_params(lab: Lab) -> No
     assert metrics[M.METRIC_PARAMS] > 1_000_000
     assert metrics[M.METRIC_IMAGES_PER_S] > 0 and metrics[M.METRIC_PEAK_MEMORY_MB] > 100
     assert metrics[M.METRIC_LR] == pytest.approx(0.002)
+    # the paper's column names too (AP points), and a name a reader understands
+    assert metrics["B_AP"] == pytest.approx(100 * metrics[M.BBOX_AP])
+    assert metrics["S_AP50"] == pytest.approx(100 * metrics[M.coco_key("segm", "mAP_50")])
+    assert metrics["Speed"] == metrics[M.METRIC_IMAGES_PER_S]
+    assert run.info.run_name == "Mask · tiny good,variant · s0"  # the resumed run kept it
     assert run.data.params["model.backbone.depth"] == "18"
     assert run.data.params["sbr.override.default_hooks.checkpoint.interval"] == "1"
 
@@ -114,6 +119,19 @@ def test_evaluation_only_variant_is_a_child_run_of_the_training(lab: Lab) -> Non
     assert tags[M.TAG_ROWS] == "tiny/variant" and tags[M.TAG_STATUS] == "finished"
     assert M.BBOX_AP in evaluation.data.metrics and M.SEGM_AP in evaluation.data.metrics
     assert evaluation.data.metrics[M.METRIC_IMAGES_PER_S] > 0
+    metrics = evaluation.data.metrics
+    assert metrics["S_AP"] == pytest.approx(100 * metrics[M.SEGM_AP])
+    assert evaluation.info.run_name == "Mask 10 dets max_per_img=10 · tiny variant · s0"
+
+
+def test_parent_run_name_and_the_experiment_kind(lab: Lab) -> None:
+    import datetime
+
+    parent = lab.tracker.client.get_run(lab.result.parent_run_id)
+    today = datetime.date.today().isoformat()
+    assert parent.info.run_name == f"tiny · tiny · data · {today}"  # tables, preset, dataset
+    experiment = lab.tracker.client.get_experiment(lab.tracker.experiment_id)
+    assert experiment.tags[M.TAG_EXPERIMENT_KIND] == M.EXPERIMENT_KIND_TRAINING
 
 
 def test_failing_trial_is_reported_with_its_error_in_one_run(lab: Lab) -> None:
@@ -127,7 +145,11 @@ def test_failing_trial_is_reported_with_its_error_in_one_run(lab: Lab) -> None:
 
 
 def test_rerun_skips_finished_trials_and_creates_no_run(lab: Lab) -> None:
+    (finished,) = lab.runs(0)
+    named = finished.info.run_name
+    lab.tracker.rename_run(finished.info.run_id, lab.expansion.rows[0].trial_id)  # as of old
     again = run_expansion(lab.expansion, settings=lab.settings, launcher=LocalLauncher())
+    assert lab.runs(0)[0].info.run_name == named  # a skipped finished run gets its name
     assert [o.status for o in again.outcomes] == ["skipped", "failed"]
     assert again.outcomes[0].metrics[M.BBOX_AP] == lab.outcome(0).metrics[M.BBOX_AP]
     assert len(lab.runs(0)) == 1 and len(lab.runs(1, kind="evaluation")) == 1
@@ -173,9 +195,12 @@ def test_new_evaluation_variant_of_a_finished_training_runs_without_retraining(
     data = Path(lab.expansion.trials[0].data_root)
     wider = tiny_expansion(tmp_path, data, GOOD_ROW, other)
     assert wider.trials[0].trial_id == lab.expansion.trials[0].trial_id
+    (finished,) = lab.runs(0)
+    lab.tracker.rename_run(finished.info.run_id, "named-before-run-names")
     again = run_expansion(wider, settings=lab.settings, launcher=LocalLauncher())
     assert [o.status for o in again.outcomes] == ["skipped"]
     assert len(lab.runs(0)) == 1  # not retrained
+    assert lab.runs(0)[0].info.run_name == "Mask · tiny good,five · s0"  # and named
     evaluations = {r.data.tags[M.TAG_EVAL] for r in lab.runs(0, kind="evaluation")}
     assert evaluations == {lab.expansion.rows[1].eval_id, wider.rows[1].eval_id}
 

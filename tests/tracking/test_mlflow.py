@@ -96,6 +96,36 @@ def test_replacing_a_run_keeps_its_history_up_to_a_step_and_deletes_it(tmp_path:
     assert tracker.last_step(empty) == 0 and tracker.client.get_run(empty).data.metrics == {}
 
 
+#: experiment -> (its tags before sbr uses it, None: sbr creates it; the kind tag after).
+KIND_CASES = {
+    "created-by-the-tracker": (None, M.EXPERIMENT_KIND_TRAINING),
+    "existing-without-kind": ({}, M.EXPERIMENT_KIND_TRAINING),
+    "kind-the-ui-inferred": (
+        {M.TAG_EXPERIMENT_KIND: "genai_development_inferred"},
+        M.EXPERIMENT_KIND_TRAINING,
+    ),
+    "kind-someone-chose": ({M.TAG_EXPERIMENT_KIND: "genai_development"}, "genai_development"),
+}
+
+
+def test_the_experiment_opens_in_the_model_training_view(tmp_path: Path) -> None:
+    """One store, one experiment per case (a store costs seconds to create)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = default_tracking_uri(tmp_path)
+    client = MlflowClient(uri)
+    for name, (existing, _) in KIND_CASES.items():
+        if existing is not None:
+            client.create_experiment(name, tags=existing)
+    found = {}
+    for name in KIND_CASES:
+        tracker = Tracker(uri, experiment=name)
+        tracker.start_run(tags={M.TAG_KIND: "ablation"})
+        tags = client.get_experiment(tracker.experiment_id).tags
+        found[name] = tags.get(M.TAG_EXPERIMENT_KIND)
+    assert found == {name: kind for name, (_, kind) in KIND_CASES.items()}
+
+
 @pytest.fixture
 def mlflow_server(tmp_path: Path):
     """A real ``mlflow server`` on a free localhost port (sqlite backend in tmp_path)."""
