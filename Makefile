@@ -33,7 +33,7 @@ demo: setup
 	@echo
 	@echo "Report:    reports/index.html (LaTeX: reports/tables/table4.tex, Fig. 3: reports/figures/fig3.png)"
 	@echo "Claims:    reports/claims/claims.csv (one seed: only claims within one training can be decided)"
-	@echo "MLflow UI: $(SBR) ui   (then open http://127.0.0.1:5000; runs are tagged sbr.tables / sbr.rows)"
+	@echo "MLflow UI: $(SBR) ui table4   (prints the runs link and a compare link of Table 4's rows)"
 
 # The plumbing check: every row of Table 3 at full size, 4 iterations each (numbers mean nothing).
 smoke-ablation: setup
