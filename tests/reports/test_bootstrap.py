@@ -23,6 +23,7 @@ from sbr.engine.per_image import match_coco, read_match_tables, write_match_tabl
 from sbr.reports.bootstrap import (
     MAX_UNITS,
     Resampled,
+    Samples,
     bootstrap_interval,
     delta_method_variance,
     delta_samples,
@@ -31,6 +32,7 @@ from sbr.reports.bootstrap import (
     image_weights,
     influence_values,
     interval_of,
+    level_samples,
     p_value,
     row_samples,
     same_training,
@@ -516,6 +518,47 @@ def test_studentized_falls_back_to_basic_without_a_standard_error(influence, cou
     assert resampled.method() == "basic"
     assert resampled.interval() == bootstrap_interval(resampled.boot, 2.0, "basic")
     assert resampled.p_value() == p_value(resampled.boot, 2.0, "basic")
+
+
+def test_studentized_interval_with_seed_variance_by_loops() -> None:
+    """Every resample's t uses its own weighted influence variance plus the seeds' variance;
+    the limits scale the t quantiles by the data's standard error (written out with loops)."""
+    rng = np.random.default_rng(5)
+    influence, counts = rng.normal(size=6), image_weights(6, 400, seed=5)
+    boot = 0.4 + rng.normal(0, 0.05, 400)
+    resampled = Resampled(0.41, boot, influence, counts, seed_var=0.002)
+    g = influence.size
+    v = sum((x - influence.mean()) ** 2 for x in influence) / g**2 + 0.002
+    t = []
+    for b in range(400):
+        mean_f = sum(counts[b] * influence) / g
+        pairs = zip(counts[b], influence, strict=True)
+        v_b = sum(f * (x - mean_f) ** 2 for f, x in pairs) / g**2 + 0.002
+        t.append((boot[b] - 0.41) / np.sqrt(v_b))
+    q_low, q_high = np.quantile(t, [0.025, 0.975])
+    expected = (0.41 - np.sqrt(v) * q_high, 0.41 - np.sqrt(v) * q_low)
+    assert resampled.interval() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("method", ["basic", "percentile"], ids=str)
+def test_other_methods_ignore_the_standard_error(method: str) -> None:
+    resampled = _resampled(0.3, seed=9)
+    for r in (resampled, Resampled(resampled.estimate, resampled.boot)):
+        assert r.method(method) == method
+        assert r.interval(method) == bootstrap_interval(r.boot, r.estimate, method)
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [([0.2], 0.0), ([0.0, 1.0, 2.0], 1 / 3), ([0.5, 0.5], 0.0)],
+    ids=["one-seed", "three-seeds", "equal-seeds"],
+)
+def test_seed_variance_of_the_mean(points: list[float], expected: float) -> None:
+    """The seeds' variance of a mean: sample variance (ddof 1) / S; 0 with one seed."""
+    boot = np.tile(np.array(points)[:, None], (1, 4))
+    row = Samples(np.array(points), boot, tuple("abc"[: len(points)]), ("",) * len(points),
+                  "set", "t:r")  # fmt: skip
+    assert level_samples(row).seed_var == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("n_images", [7, MAX_UNITS, MAX_UNITS + 1, 5000], ids=str)
