@@ -466,8 +466,9 @@ class Resampled:
     ) -> tuple[float, float]:
         """The ``confidence`` interval of ``method`` (see :data:`INTERVAL_METHODS`)."""
         studentized = self._studentized() if method == "studentized" else None
-        if studentized is None:
-            return bootstrap_interval(self.boot, self.estimate, self.method(method), confidence)
+        if studentized is None:  # basic where a studentized interval has no standard error
+            plain = "basic" if method == "studentized" else method
+            return bootstrap_interval(self.boot, self.estimate, plain, confidence)
         t_values, std_error = studentized
         return studentized_interval(t_values, self.estimate, std_error, confidence)
 
@@ -475,7 +476,7 @@ class Resampled:
         """Two-sided p-value of "no difference", the dual of :meth:`interval`."""
         studentized = self._studentized() if method == "studentized" else None
         if studentized is None:
-            return p_value(self.boot, self.estimate, self.method(method))
+            return p_value(self.boot, self.estimate, "basic" if method == "studentized" else method)
         t_values, std_error = studentized
         return _two_sided(t_values, self.estimate / std_error)
 
