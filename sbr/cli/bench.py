@@ -185,8 +185,8 @@ def bootstrap(images: int, classes: int, dets: int, boot: int, naive_boot: int, 
               help="Warm-up iterations before the timed ones.")  # fmt: skip
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs of every path, in turn (medians are printed).")  # fmt: skip
-@click.option("--paths", default="bare,train,local,ray", show_default=True,
-              help="Paths to time, comma-separated.")  # fmt: skip
+@click.option("--paths", default="bare,serial,train,local,ray", show_default=True,
+              help="Paths to time, comma-separated (serial: bare loop, 1 thread).")  # fmt: skip
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the runs' files in this folder.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -195,7 +195,8 @@ def overhead(
     rounds: int, paths: str, keep: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
     """s/iteration and CPU use of a bare training loop, `sbr train`, `run-ablation --local`
-    and a Ray trial of the same row, as ratios to the bare loop, with a per-hook breakdown."""
+    and a Ray trial of the same row, as ratios to the bare loop, with a per-hook breakdown,
+    and the bare loop's speed-up over one thread (the ceiling of its CPU use)."""
     import json
 
     from sbr.runners.bench_overhead import DEFAULT_ROW, bench_overhead
@@ -226,13 +227,19 @@ def overhead(
     help="Validation sets drawn at 32 and at 5,000 images (comma-separated).",
 )
 @click.option("--boot", "n_boot", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option(
+    "--truth-sets",
+    type=click.IntRange(min=2),
+    help="Sets averaged for the expected AP at each size [default: max(2000, 500000 / size)].",
+)
 @seed_option
-def coverage(reps: str, n_boot: int, seed: int) -> None:
+def coverage(reps: str, n_boot: int, truth_sets: int | None, seed: int) -> None:
     """Empirical coverage of the 95% intervals (AP and a difference) on a known population."""
     from sbr.reports.coverage_bench import bench_coverage
 
     counts = tuple(int(r) for r in reps.split(","))
-    for result in bench_coverage((32, 5000), counts, n_boot=n_boot, seed=seed):
+    results = bench_coverage((32, 5000), counts, n_boot=n_boot, seed=seed, truth_sets=truth_sets)
+    for result in results:
         for line in result.lines():
             click.echo(line)
 

@@ -26,9 +26,9 @@ from sbr.reports.index import index_html, index_markdown
 from sbr.reports.plots import effects_figure, reproduced_vs_paper_figure
 from sbr.reports.significance import (
     CI_NO_DATA,
+    TableSamples,
     ci_points,
     effect_points,
-    load_samples,
     mlflow_loader,
     with_intervals,
 )
@@ -88,10 +88,13 @@ def build_table(
     datasets: Mapping[str, str] | None = None,
     presets: Mapping[str, str] | None = None,
     ci: bool = False,
+    samples_of: TableSamples | None = None,
 ) -> list[Path]:
     """Write ``tables/<name>.tex``, ``.csv`` and ``_wide.csv`` and record them in the manifest.
 
     ``ci`` prints each value's 95% bootstrap interval in the LaTeX cells (``--ci``).
+    ``samples_of`` shares the resampled per-image data with other reports of the same
+    run (default: read from ``tracking_uri`` for this table alone).
 
     ``datasets`` maps run ids to their ``sbr.dataset_name`` tag: a table of runs on
     another dataset than COCO names it in the caption and the provenance. ``presets``
@@ -99,9 +102,9 @@ def build_table(
     """
     layout = layout_for_runs(name, tidy, presets)
     summary = summarize(tidy, layout)
-    summary = with_intervals(  # bootstrap CIs from the runs' per-image data
-        summary, layout, mlflow_loader(tracking_uri), show_ci=ci
-    )
+    samples_of = samples_of or TableSamples(mlflow_loader(tracking_uri))
+    # bootstrap CIs from the runs' per-image data
+    summary = with_intervals(summary, layout, samples_of, show_ci=ci)
     run_ids = run_ids_of(summary)
     dataset = other_dataset(run_ids, datasets)
     preset = other_preset(run_ids, presets)
@@ -181,7 +184,7 @@ def layout_for_runs(name: str, tidy: pd.DataFrame, presets: Mapping[str, str] | 
 
 
 def _claims_inputs(
-    tidy: pd.DataFrame, loader: Any, presets: Mapping[str, str] | None = None
+    tidy: pd.DataFrame, samples_of: TableSamples, presets: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """:class:`sbr.reports.claims.TableData` of every table (claims may cross tables)."""
     from sbr.reports.claims import TableData
@@ -190,7 +193,7 @@ def _claims_inputs(
     for name in TABLE_NAMES:
         layout = layout_for_runs(name, tidy, presets)
         summary = summarize(tidy, layout)
-        tables[name] = TableData(layout, summary, load_samples(summary, layout, loader))
+        tables[name] = TableData(layout, summary, samples_of(summary, layout))
     return tables
 
 
@@ -202,11 +205,16 @@ def build_claims(
     tracking_uri: str | None,
     datasets: Mapping[str, str] | None = None,
     presets: Mapping[str, str] | None = None,
+    samples_of: TableSamples | None = None,
 ) -> list[Path]:
-    """Write ``claims/claims.csv`` and ``claims.tex`` (every claim of the specs, judged)."""
+    """Write ``claims/claims.csv`` and ``claims.tex`` (every claim of the specs, judged).
+
+    ``samples_of`` as in :func:`build_table`.
+    """
     from sbr.reports import claims
 
-    tables = _claims_inputs(tidy, mlflow_loader(tracking_uri), presets)
+    samples_of = samples_of or TableSamples(mlflow_loader(tracking_uri))
+    tables = _claims_inputs(tidy, samples_of, presets)
     frame = claims.claims_frame(tables)
     run_ids = sorted({r for t in tables.values() for r in run_ids_of(t.summary)})
     dataset, preset = other_dataset(run_ids, datasets), other_preset(run_ids, presets)
@@ -393,16 +401,19 @@ def build_report(
     uri = resolve_tracking_uri(tracking_uri)
     tidy, datasets, presets = _read_store(uri) if tidy is None else (tidy, {}, {})
     out.mkdir(parents=True, exist_ok=True)
+    samples_of = TableSamples(mlflow_loader(uri))  # each table resampled once, for all targets
     paths: list[Path] = []
     for name in names:
         if name == "fig3":
             paths += build_fig3(tidy, out=out, command=command, tracking_uri=uri)
         elif name == "claims":
             paths += build_claims(tidy, out=out, command=command, tracking_uri=uri,
-                                  datasets=datasets, presets=presets)  # fmt: skip
+                                  datasets=datasets, presets=presets,
+                                  samples_of=samples_of)  # fmt: skip
         else:
             paths += build_table(name, tidy, out=out, command=command, tracking_uri=uri,
-                                 datasets=datasets, presets=presets, ci=ci)  # fmt: skip
+                                 datasets=datasets, presets=presets, ci=ci,
+                                 samples_of=samples_of)  # fmt: skip
     return paths + write_index(out)
 
 

@@ -210,13 +210,33 @@ def _cell_record(
     return record
 
 
+class TableSamples:
+    """Each table's :func:`load_samples`, computed once and shared by its users.
+
+    One report run reads one tracking store: its tables and its claims ask for the same
+    table's samples (the per-image data, the resamples, the jackknife), which this cache
+    computes the first time only. Keyed by table name: use one instance per results frame.
+    """
+
+    def __init__(self, loader: Loader, *, n_boot: int = DEFAULT_B, seed: int = DEFAULT_SEED):
+        self.loader = loader
+        self.n_boot = n_boot
+        self.seed = seed
+        self._tables: dict[str, dict[tuple[str, str], Samples]] = {}
+
+    def __call__(
+        self, summary: pd.DataFrame, layout: TableLayout
+    ) -> dict[tuple[str, str], Samples]:
+        """``(row, column) -> Samples`` of ``layout``'s table (:func:`load_samples`)."""
+        if layout.name not in self._tables:
+            self._tables[layout.name] = load_samples(
+                summary, layout, self.loader, n_boot=self.n_boot, seed=self.seed
+            )
+        return self._tables[layout.name]
+
+
 def table_intervals(
-    summary: pd.DataFrame,
-    layout: TableLayout,
-    loader: Loader,
-    *,
-    n_boot: int = DEFAULT_B,
-    seed: int = DEFAULT_SEED,
+    summary: pd.DataFrame, layout: TableLayout, samples_of: TableSamples
 ) -> pd.DataFrame:
     """One record per (row, COCO column) with :data:`CI_COLUMNS`, in the column's unit.
 
@@ -224,9 +244,7 @@ def table_intervals(
         summary: :func:`sbr.reports.aggregate.summarize`'s frame.
         layout: The table (its ``reference`` row is the baseline of the deltas, its
             ``min_seeds`` the seeds rule of the daggers).
-        loader: Per-image data of a run id (:func:`mlflow_loader`).
-        n_boot: Bootstrap resamples.
-        seed: Seed of the resamples.
+        samples_of: The table's resampled per-image data (its seed seeds the seed draws).
 
     ``delta`` is the difference of the reproduced values (as printed); its interval is
     the paired bootstrap one; ``significant`` is the Holm-corrected dagger.
@@ -234,8 +252,8 @@ def table_intervals(
     columns = [c for c in layout.columns if coco_stat(c) is not None]
     if not columns:
         return pd.DataFrame(columns=list(CI_COLUMNS))
-    samples = load_samples(summary, layout, loader, n_boot=n_boot, seed=seed)
-    found = compute_intervals(samples, layout.reference_row, layout.min_seeds, seed)
+    samples = samples_of(summary, layout)
+    found = compute_intervals(samples, layout.reference_row, layout.min_seeds, samples_of.seed)
     means = {(r["row"], r["column"]): r for r in summary.to_dict("records")}
     records = [
         _cell_record(row.id, column, means, layout.reference_row, found.get((row.id, column.name)))
@@ -246,19 +264,13 @@ def table_intervals(
 
 
 def with_intervals(
-    summary: pd.DataFrame,
-    layout: TableLayout,
-    loader: Loader,
-    *,
-    show_ci: bool = False,
-    n_boot: int = DEFAULT_B,
-    seed: int = DEFAULT_SEED,
+    summary: pd.DataFrame, layout: TableLayout, samples_of: TableSamples, *, show_ci: bool = False
 ) -> pd.DataFrame:
     """``summary`` with :func:`table_intervals`' columns merged in (NaN for other columns).
 
     ``show_ci`` (``sbr report --ci``) asks the LaTeX to print the intervals in the cells.
     """
-    intervals = table_intervals(summary, layout, loader, n_boot=n_boot, seed=seed)
+    intervals = table_intervals(summary, layout, samples_of)
     merged = summary.merge(intervals, on=["row", "column"], how="left")
     merged["show_ci"] = show_ci
     return merged
@@ -325,6 +337,7 @@ __all__ = [
     "coco_stat",
     "compute_intervals",
     "effect_points",
+    "TableSamples",
     "load_samples",
     "may_test",
     "mlflow_loader",

@@ -1,10 +1,14 @@
 """Per-iteration overhead of sbr's training paths against a bare loop (``sbr bench overhead``).
 
-One trial (a table row or a config, under a preset) is trained by four paths, each in a
+One trial (a table row or a config, under a preset) is trained by five paths, each in a
 fresh Python process with this process' environment, one after the other:
 
 - ``bare``: a loop over the trial's own model, data loader and optimizer wrapper
   (``model.train_step``: data_preprocessor -> forward -> parse_losses -> update_params);
+- ``serial``: the same loop on one thread (``OMP_NUM_THREADS=1``). Its time over the bare
+  loop's is what the bare loop's extra threads buy (the parallel speed-up ``S``); without
+  threads that spin while they wait, a trial's CPU use is about ``S`` (the work is one
+  thread's, spread over ``S`` times less wall time), so it is the ceiling of the CPU use;
 - ``train``: ``sbr train`` on the same composed config;
 - ``local``: ``sbr run-ablation --local`` of the same row and preset;
 - ``ray``: ``sbr run-ablation`` (a local Ray, one Tune trial).
@@ -34,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 #: The paths timed, in the order they run, and their labels.
-PATHS = ("bare", "train", "local", "ray")
+PATHS = ("bare", "serial", "train", "local", "ray")
 PATH_LABELS = {
     "bare": "bare loop",
+    "serial": "bare loop, 1 thread",
     "train": "sbr train",
     "local": "run-ablation --local",
     "ray": "run-ablation (Ray)",
@@ -45,6 +50,8 @@ PATH_LABELS = {
 DEFAULT_ROW = "table4:row1"
 #: Validation images of the bench trials (the evaluation is not timed; keep it short).
 BENCH_VAL_IMAGES = 4
+#: Environment a path adds to this process' own.
+PATH_ENV = {"serial": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
 TIMING_FILE = "sbr_timing.json"  # = sbr.models.hooks.sbr_timing_hook.TIMING_FILE (no mmdet import)
 
 
@@ -141,6 +148,10 @@ class OverheadBench:
         """Median over rounds of :meth:`ratios`."""
         return statistics.median(self.ratios(path))
 
+    def parallel_speedup(self) -> float:
+        """Median over rounds of the one-thread loop's s/iteration over the bare loop's."""
+        return statistics.median(r["serial"].s_per_iter / r["bare"].s_per_iter for r in self.rounds)
+
     def hook_ms(self, path: str) -> dict[str, float]:
         """Median over rounds of each hook's milliseconds per iteration."""
         names = sorted({name for r in self.rounds for name in r[path].hooks_s})
@@ -168,6 +179,9 @@ class OverheadBench:
                 }
                 for p in self.paths
             },
+            "parallel_speedup": (
+                self.parallel_speedup() if {"bare", "serial"} <= set(self.paths) else None
+            ),
         }
 
     def lines(self) -> list[str]:
@@ -202,7 +216,25 @@ def _report_lines(bench: OverheadBench) -> list[str]:
             cells = "".join(f"{table[p].get(name, 0.0):22.2f}" for p in hooked)
             lines.append(f"{name:28}{cells}")
     lines.extend(_evaluation_lines(bench, hooked))
+    lines.extend(_speedup_lines(bench))
     return lines
+
+
+def _speedup_lines(bench: OverheadBench) -> list[str]:
+    """The bare loop's parallel speed-up over one thread, and the CPU use it allows."""
+    if not {"bare", "serial"} <= set(bench.paths):
+        return []
+    threads = bench.rounds[0]["bare"].torch_threads
+    speedup = bench.parallel_speedup()
+    if threads < 2:
+        return [f"parallel speed-up: none to measure (the bare loop ran on {threads} thread)"]
+    share = (1 - 1 / speedup) * threads / (threads - 1)  # Amdahl's law solved for p
+    return [
+        f"parallel speed-up of the bare loop on {threads} threads: {speedup:.2f} "
+        f"(one thread {bench.s_per_iter('serial'):.3f} s/iteration): {100 * share:.0f}% of "
+        f"one thread's work runs in parallel (Amdahl); without spin-waiting, a trial's CPU "
+        f"use stays near {speedup:.2f}"
+    ]
 
 
 def _evaluation_lines(bench: OverheadBench, paths: Sequence[str]) -> list[str]:
@@ -337,7 +369,7 @@ def prepare_bench(
 
 def _command(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> list[str]:
     sbr = [sys.executable, "-m", "sbr"]
-    if path == "bare":
+    if path in ("bare", "serial"):
         module = "sbr.runners.bench_overhead"
         return [sys.executable, "-m", module, str(files.config), str(out), str(skip), str(iters)]
     if path == "train":
@@ -352,7 +384,7 @@ def _command(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
 
 
 def _timing_file(path: str, out: Path) -> Path:
-    if path == "bare":
+    if path in ("bare", "serial"):
         return out / TIMING_FILE
     found = sorted(out.glob(f"**/{TIMING_FILE}"))
     if len(found) != 1:
@@ -368,7 +400,11 @@ def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
     command = _command(path, files, out, iters=iters, skip=skip)
     with log.open("w", encoding="utf-8") as stream:
         code = subprocess.run(
-            command, stdout=stream, stderr=subprocess.STDOUT, cwd=out, env=dict(os.environ)
+            command,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            cwd=out,
+            env={**os.environ, **PATH_ENV.get(path, {})},
         ).returncode
     if code:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
@@ -483,6 +519,7 @@ if __name__ == "__main__":
 __all__ = [
     "DEFAULT_ROW",
     "PATHS",
+    "PATH_ENV",
     "PATH_LABELS",
     "OverheadBench",
     "PathTiming",

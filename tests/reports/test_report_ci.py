@@ -130,6 +130,23 @@ def built(store, tmp_path_factory) -> Path:
     return out
 
 
+def test_a_table_is_resampled_once_per_report(store: str) -> None:
+    """`sbr report all` asks for each table's samples twice (the table, then the claims)."""
+    from sbr.reports.aggregate import summarize
+    from sbr.reports.build import _read_store, layout_for_runs
+    from sbr.reports.significance import TableSamples, mlflow_loader
+
+    load, calls = mlflow_loader(store), []
+    samples_of = TableSamples(lambda run_id: calls.append(run_id) or load(run_id))
+    tidy, _, presets = _read_store(store)
+    layout = layout_for_runs("table4", tidy, presets)
+    first = samples_of(summarize(tidy, layout), layout)
+    loads = len(calls)
+    assert ("row4", "B_AP") in first and loads >= 6  # 3 seeds of each of the two trainings
+    assert samples_of(summarize(tidy, layout), layout) is first
+    assert len(calls) == loads
+
+
 def _csv(built: Path) -> pd.DataFrame:
     return pd.read_csv(built / "tables" / "table4.csv", comment="#")
 
