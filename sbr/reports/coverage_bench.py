@@ -33,6 +33,8 @@ from sbr.reports.bootstrap import (
     Resampled,
     evaluate,
     influence_values,
+    precision_array,
+    prepare,
     shared_units,
 )
 
@@ -128,22 +130,88 @@ def _ap(table: MatchTable, weights: np.ndarray | None = None) -> np.ndarray:
     return evaluate(table, weights, ("mAP",))["mAP"]
 
 
-def expected_ap(
-    pop: Population, n_images: int, sets: int, seed: int = 0
-) -> tuple[float, float, float]:  # fmt: skip
+#: The normal 97.5% quantile (the oracle interval's half-width in standard deviations).
+Z95 = 1.959963984540054
+#: Recall thresholds counted as the tail of a precision curve (:func:`tail_mask`).
+TAIL_THRESHOLDS = 3
+
+
+def _precision(table: MatchTable) -> np.ndarray:
+    """``[T, R, K]`` COCO precision of ``table`` (all images once)."""
+    return precision_array(prepare(table, 0), np.ones((1, table.n_images)))[0]
+
+
+def tail_mask(precision: np.ndarray, width: int = TAIL_THRESHOLDS) -> np.ndarray:
+    """``[T, R, K]`` bool: each curve's last ``width`` reached recall thresholds, and beyond.
+
+    A curve (IoU threshold t, category k) reaches a recall threshold when its precision
+    there is above 0, i.e. when some detection's recall is at least that threshold.
+    """
+    reached = precision > 0
+    n_rec = precision.shape[1]
+    last = np.where(reached.any(axis=1), n_rec - 1 - np.argmax(reached[:, ::-1], axis=1), -1)
+    return np.arange(n_rec)[None, :, None] > last[:, None, :] - width
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """Mean AP of each detector over many validation sets of one size, and its bias.
+
+    ``bias_tail`` and ``bias_rest`` split each detector's finite-set bias (mean AP over
+    the sets minus the population's AP) into the part at the population curves' tail
+    (:func:`tail_mask`) and the part elsewhere; they add up to the bias.
+    """
+
+    ap: tuple[float, float]
+    error: float  # Monte-Carlo standard error of the mean difference
+    bias_tail: tuple[float, float]
+    bias_rest: tuple[float, float]
+    values: np.ndarray | None = None  # [sets, 2] AP of detector 0 and the difference, per set
+
+    def oracle(self, which: int, estimates: np.ndarray) -> np.ndarray:
+        """Whether the oracle interval (the estimate +- 1.96 true standard deviations, from
+        these sets) holds the expected AP (``which`` 0) or difference (1), per estimate."""
+        assert self.values is not None
+        centre = self.ap[0] if which == 0 else self.ap[0] - self.ap[1]
+        spread = float(np.std(self.values[:, which], ddof=1))
+        return np.abs(np.asarray(estimates) - centre) <= Z95 * spread
+
+
+def _share(bias: np.ndarray, where: np.ndarray) -> float:
+    """The part of AP's bias (the mean of ``bias``) that lies ``where``."""
+    return float(np.sum(bias * where) / bias.size)
+
+
+def expected_ap(pop: Population, n_images: int, sets: int, seed: int = 0) -> Expectation:
     """Monte-Carlo mean AP of each detector on ``sets`` fresh validation sets of ``n_images``.
 
-    Returns ``(AP_0, AP_1, error)``: the expected AP of an ``n_images``-image set, the target
-    of the reports' intervals (see :func:`coverage`), and the Monte-Carlo standard error of
-    the difference ``AP_0 - AP_1``.
+    The expected AP of an ``n_images``-image set is the target of the reports' intervals
+    (see :func:`coverage`).
     """
+    everything = np.arange(pop.gt.shape[0])
+    truth = [_precision(match_table(pop, w, everything)) for w in (0, 1)]
+    tails = [tail_mask(t) for t in truth]
     rng = np.random.default_rng([seed, n_images, 1])
     values = np.empty((sets, 2))
+    total = [np.zeros_like(t) for t in truth]
+    complete = 0  # sets with ground truth of every category (all curves defined)
     for s in range(sets):
-        images = rng.integers(0, pop.gt.shape[0], n_images)
-        values[s] = [float(_ap(match_table(pop, w, images))[0]) for w in (0, 1)]
+        images = rng.integers(0, everything.size, n_images)
+        precision = [_precision(match_table(pop, w, images)) for w in (0, 1)]
+        values[s] = [float(np.mean(p[p > -1])) for p in precision]
+        if all((p > -1).all() for p in precision):
+            complete += 1
+            for w in (0, 1):
+                total[w] += precision[w]
+    bias = [total[w] / max(complete, 1) - truth[w] for w in (0, 1)]
     spread = float(np.std(values[:, 0] - values[:, 1], ddof=1))
-    return float(values[:, 0].mean()), float(values[:, 1].mean()), spread / math.sqrt(sets)
+    return Expectation(
+        ap=(float(values[:, 0].mean()), float(values[:, 1].mean())),
+        error=spread / math.sqrt(sets),
+        bias_tail=(_share(bias[0], tails[0]), _share(bias[1], tails[1])),
+        bias_rest=(_share(bias[0], ~tails[0]), _share(bias[1], ~tails[1])),
+        values=np.stack([values[:, 0], values[:, 0] - values[:, 1]], axis=1),
+    )  # fmt: skip
 
 
 @dataclass
@@ -163,34 +231,85 @@ class Coverage:
     expected: tuple[float, float]
     population: tuple[float, float]
     truth_sets: int = 0
+    expectation: Expectation | None = None
     intervals: dict[str, np.ndarray] = field(default_factory=dict)
+    estimates: np.ndarray | None = None  # [reps, 2] AP and difference of each set
     seconds: float = 0.0
 
-    def rate(self, method: str, which: int, target: str = "expected") -> float:
-        """Coverage of ``method`` for AP (``which`` 0) or the difference (1) of ``target``."""
+    def hits(self, method: str, which: int, target: str = "expected") -> np.ndarray:
+        """``[reps]`` whether ``method``'s interval for AP (``which`` 0) or the difference
+        (1) held ``target``'s value, per validation set."""
         truth = getattr(self, target)[which]
         limits = self.intervals[method][:, which]
-        return float(np.mean((limits[:, 0] <= truth) & (truth <= limits[:, 1])))
+        return (limits[:, 0] <= truth) & (truth <= limits[:, 1])
+
+    def rate(self, method: str, which: int, target: str = "expected") -> float:
+        """Coverage of ``method`` for AP (``which`` 0) or the difference (1) of ``target``:
+        the share of the validation sets whose interval held it."""
+        return float(np.mean(self.hits(method, which, target)))
+
+    def controlled(self, method: str, which: int) -> tuple[float, float]:
+        """Coverage of the expected value and its Monte-Carlo error, by a control variate.
+
+        The oracle interval (estimate +- 1.96 true standard deviations) is judged on the
+        same validation sets and on the ``truth_sets`` others: its share on the same sets
+        carries the luck of those draws, which the interval shares, and its share on the
+        others estimates its long-run coverage. ``rate - oracle(same) + oracle(others)`` is
+        unbiased like ``rate`` and, as the two hit series are strongly correlated, less
+        noisy (Glasserman 2003, *Monte Carlo Methods in Financial Engineering*, Sec. 4.1).
+        """
+        assert self.expectation is not None and self.estimates is not None
+        own = self.hits(method, which).astype(float)
+        oracle = self.expectation.oracle(which, self.estimates[:, which]).astype(float)
+        values = self.expectation.values
+        assert values is not None
+        long_run = float(np.mean(self.expectation.oracle(which, values[:, which])))
+        rate = min(1.0, max(0.0, float(own.mean() - oracle.mean()) + long_run))
+        error = math.sqrt(
+            float(np.var(own - oracle, ddof=1)) / self.reps
+            + long_run * (1 - long_run) / len(values)
+        )
+        return rate, error
 
     def lines(self) -> list[str]:
-        """One line for AP and one for the difference, each with ``coverage 0.xxx``."""
-        error = math.sqrt(0.95 * 0.05 / self.reps)
+        """One line for AP and one for the difference, each with ``coverage 0.xxx``
+        (:meth:`controlled`), then where the finite-set bias lies."""
         main, *others = self.intervals
         width = 100 * float(np.mean(np.diff(self.intervals[main][:, 0], axis=1)))
         lines = []
         for k, name in enumerate(("AP", "difference")):
+            rate, error = self.controlled(main, k)
+            assert self.expectation is not None and self.expectation.values is not None
+            oracle_same = float(np.mean(self.expectation.oracle(k, self.estimates[:, k])))
+            oracle_long = float(np.mean(self.expectation.oracle(k, self.expectation.values[:, k])))
             truth = f"{100 * self.expected[k]:.2f} points"
             lines.append(
-                f"{name} at {self.n_images} images: coverage {self.rate(main, k):.3f} ({main}, "
-                f"+-{error:.3f}; "
-                + "".join(f"{m} {self.rate(m, k):.3f}; " for m in others)
-                + f"of the expected {name} of a {self.n_images}-image set, {truth} over "
-                f"{self.truth_sets} sets; of the population's {name} "
-                f"{100 * self.population[k]:.2f}: {self.rate(main, k, 'population'):.3f}; "
+                f"{name} at {self.n_images} images: coverage {rate:.3f} ({main}, +-{error:.3f}; "
+                f"share of sets {self.rate(main, k):.3f}, where the oracle interval covers "
+                f"{oracle_same:.3f} against {oracle_long:.3f} on {self.truth_sets} other sets; "
+                + "".join(f"{m} {self.controlled(m, k)[0]:.3f}; " for m in others)
+                + f"target: the expected {name} of a {self.n_images}-image set, {truth}; "
+                f"the population's {name} {100 * self.population[k]:.2f} is covered by "
+                f"{self.rate(main, k, 'population'):.3f} of the sets; "
                 f"{self.reps} validation sets, B={self.n_boot}"
                 + (f", mean width {width:.2f} points)" if k == 0 else f", {self.seconds:.0f} s)")
             )
+        if self.expectation is not None:
+            lines.append(self._bias_line(self.expectation))
         return lines
+
+    def _bias_line(self, e: Expectation) -> str:
+        """Where the expected AP differs from the population's (the finite-set bias)."""
+
+        def split(tail: float, rest: float) -> str:
+            return (
+                f"{100 * (tail + rest):+.3f} points ({100 * tail:+.3f} at each curve's last "
+                f"{TAIL_THRESHOLDS} recall thresholds, {100 * rest:+.3f} elsewhere)"
+            )
+
+        ap = split(e.bias_tail[0], e.bias_rest[0])
+        delta = split(e.bias_tail[0] - e.bias_tail[1], e.bias_rest[0] - e.bias_rest[1])
+        return f"finite-set bias at {self.n_images} images: AP {ap}; difference {delta}"
 
 
 def _limits(resampled: tuple[Resampled, Resampled], method: str) -> np.ndarray:
@@ -229,19 +348,21 @@ def coverage(
     truth_sets = truth_sets or max(2000, 500_000 // n_images)
     everything = np.arange(pop.gt.shape[0])
     population_ap = tuple(float(_ap(match_table(pop, w, everything))[0]) for w in (0, 1))
-    mean_ap = expected_ap(pop, n_images, truth_sets, seed)
+    mean = expected_ap(pop, n_images, truth_sets, seed)
     result = Coverage(
         n_images, reps, n_boot,
-        expected=(mean_ap[0], mean_ap[0] - mean_ap[1]),
+        expected=(mean.ap[0], mean.ap[0] - mean.ap[1]),
         population=(population_ap[0], population_ap[0] - population_ap[1]),
-        truth_sets=truth_sets,
+        truth_sets=truth_sets, expectation=mean,
     )  # fmt: skip
     result.intervals = {m: np.empty((reps, 2, 2)) for m in methods}
+    result.estimates = np.empty((reps, 2))
     rng = np.random.default_rng([seed, n_images])
     start = time.perf_counter()
     for rep in range(reps):
         images = rng.integers(0, everything.size, n_images)
         resampled = _resampled([match_table(pop, w, images) for w in (0, 1)], n_boot, seed + rep)
+        result.estimates[rep] = [resampled[0].estimate, resampled[1].estimate]
         for method in methods:
             result.intervals[method][rep] = _limits(resampled, method)
     result.seconds = time.perf_counter() - start
@@ -266,6 +387,6 @@ def bench_coverage(
 
 
 __all__ = [
-    "Coverage", "Population", "bench_coverage", "coverage", "expected_ap", "match_table",
-    "population",
+    "Coverage", "Expectation", "Population", "bench_coverage", "coverage", "expected_ap",
+    "match_table", "population", "tail_mask",
 ]  # fmt: skip

@@ -5,13 +5,15 @@ fresh Python process with this process' environment, one after the other:
 
 - ``bare``: a loop over the trial's own model, data loader and optimizer wrapper
   (``model.train_step``: data_preprocessor -> forward -> parse_losses -> update_params);
-- ``serial``: the same loop on one thread (``OMP_NUM_THREADS=1``). Its time over the bare
-  loop's is what the bare loop's extra threads buy (the parallel speed-up ``S``); without
-  threads that spin while they wait, a trial's CPU use is about ``S`` (the work is one
-  thread's, spread over ``S`` times less wall time), so it is the ceiling of the CPU use;
+- ``cores``: the same loop with a torch thread per core of this machine. Its speed over
+  the bare loop's is what a trial would gain from more threads (the parallel speed-up
+  ``S``); without threads that spin while they wait, a trial's CPU use is about ``S``;
 - ``train``: ``sbr train`` on the same composed config;
 - ``local``: ``sbr run-ablation --local`` of the same row and preset;
 - ``ray``: ``sbr run-ablation`` (a local Ray, one Tune trial).
+
+``bare`` and ``train`` run with the trial's threads (the preset's ``cpus`` over its
+workers, as ``--local`` and Ray set them), so that every ratio compares like with like.
 
 The bench preset is the preset with every schedule cut to ``skip + iters + 1``
 iterations, a small evaluation, and :class:`~sbr.models.hooks.SBRTimingHook` added to the
@@ -38,10 +40,10 @@ from pathlib import Path
 from typing import Any
 
 #: The paths timed, in the order they run, and their labels.
-PATHS = ("bare", "serial", "train", "local", "ray")
+PATHS = ("bare", "cores", "train", "local", "ray")
 PATH_LABELS = {
     "bare": "bare loop",
-    "serial": "bare loop, 1 thread",
+    "cores": "bare loop, all cores",
     "train": "sbr train",
     "local": "run-ablation --local",
     "ray": "run-ablation (Ray)",
@@ -50,8 +52,6 @@ PATH_LABELS = {
 DEFAULT_ROW = "table4:row1"
 #: Validation images of the bench trials (the evaluation is not timed; keep it short).
 BENCH_VAL_IMAGES = 4
-#: Environment a path adds to this process' own.
-PATH_ENV = {"serial": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
 TIMING_FILE = "sbr_timing.json"  # = sbr.models.hooks.sbr_timing_hook.TIMING_FILE (no mmdet import)
 
 
@@ -149,8 +149,8 @@ class OverheadBench:
         return statistics.median(self.ratios(path))
 
     def parallel_speedup(self) -> float:
-        """Median over rounds of the one-thread loop's s/iteration over the bare loop's."""
-        return statistics.median(r["serial"].s_per_iter / r["bare"].s_per_iter for r in self.rounds)
+        """Median over rounds of the bare loop's s/iteration over the all-cores loop's."""
+        return statistics.median(r["bare"].s_per_iter / r["cores"].s_per_iter for r in self.rounds)
 
     def hook_ms(self, path: str) -> dict[str, float]:
         """Median over rounds of each hook's milliseconds per iteration."""
@@ -180,7 +180,7 @@ class OverheadBench:
                 for p in self.paths
             },
             "parallel_speedup": (
-                self.parallel_speedup() if {"bare", "serial"} <= set(self.paths) else None
+                self.parallel_speedup() if {"bare", "cores"} <= set(self.paths) else None
             ),
         }
 
@@ -221,19 +221,23 @@ def _report_lines(bench: OverheadBench) -> list[str]:
 
 
 def _speedup_lines(bench: OverheadBench) -> list[str]:
-    """The bare loop's parallel speed-up over one thread, and the CPU use it allows."""
-    if not {"bare", "serial"} <= set(bench.paths):
+    """The all-cores loop's speed-up over the bare loop, and what it means for CPU use."""
+    if not {"bare", "cores"} <= set(bench.paths):
         return []
     threads = bench.rounds[0]["bare"].torch_threads
+    cores = bench.rounds[0]["cores"].torch_threads
+    if cores <= threads:
+        return [f"parallel speed-up: none to measure (the trial's {threads} threads use "
+                f"every core)"]  # fmt: skip
     speedup = bench.parallel_speedup()
-    if threads < 2:
-        return [f"parallel speed-up: none to measure (the bare loop ran on {threads} thread)"]
-    share = (1 - 1 / speedup) * threads / (threads - 1)  # Amdahl's law solved for p
+    share = (1 - 1 / speedup) / (1 - threads / cores)  # Amdahl's law solved for p
+    side_by_side = cores // threads
     return [
-        f"parallel speed-up of the bare loop on {threads} threads: {speedup:.2f} "
-        f"(one thread {bench.s_per_iter('serial'):.3f} s/iteration): {100 * share:.0f}% of "
-        f"one thread's work runs in parallel (Amdahl); without spin-waiting, a trial's CPU "
-        f"use stays near {speedup:.2f}"
+        f"parallel speed-up on {cores} threads over the trial's {threads}: {speedup:.2f} "
+        f"({bench.s_per_iter('cores'):.3f} s/iteration): {100 * max(share, 0.0):.0f}% of the "
+        f"work runs in parallel (Amdahl); without spin-waiting, a {cores}-thread trial's "
+        f"CPU use stays near {threads * speedup:.2f}, and {side_by_side} trials of "
+        f"{threads} thread(s) side by side do up to {side_by_side / speedup:.1f}x its work"
     ]
 
 
@@ -327,6 +331,7 @@ class BenchFiles:
     preset: Path
     config: Path
     data_root: Path
+    threads: int = 1  # torch threads of the trial (the preset's cpus over its workers)
 
 
 def _compose(spec: Path, preset: Path, data_root: Path) -> Any:
@@ -361,7 +366,15 @@ def prepare_bench(
     preset_file.write_text(yaml.safe_dump(node, sort_keys=False), encoding="utf-8")
     config = folder / "config.py"
     _compose(spec, preset_file, data_root).dump(str(config))
-    return BenchFiles(spec, preset_file, config, Path(data_root).resolve())
+    threads = _trial_threads(dict(raw.get("resources") or {}))
+    return BenchFiles(spec, preset_file, config, Path(data_root).resolve(), threads)
+
+
+def _trial_threads(resources: Mapping[str, Any]) -> int:
+    """torch threads of a trial under ``resources`` (as :attr:`TrialTask.threads`)."""
+    from sbr.specs.schema import trial_workers
+
+    return max(1, int(float(resources.get("cpus", 1)) / trial_workers(resources)))
 
 
 # ----------------------------------------------------------------------- the paths
@@ -369,7 +382,7 @@ def prepare_bench(
 
 def _command(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> list[str]:
     sbr = [sys.executable, "-m", "sbr"]
-    if path in ("bare", "serial"):
+    if path in ("bare", "cores"):
         module = "sbr.runners.bench_overhead"
         return [sys.executable, "-m", module, str(files.config), str(out), str(skip), str(iters)]
     if path == "train":
@@ -384,13 +397,21 @@ def _command(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
 
 
 def _timing_file(path: str, out: Path) -> Path:
-    if path in ("bare", "serial"):
+    if path in ("bare", "cores"):
         return out / TIMING_FILE
     found = sorted(out.glob(f"**/{TIMING_FILE}"))
     if len(found) != 1:
         raise RuntimeError(f"{PATH_LABELS[path]}: expected one {TIMING_FILE} under {out}, "
                            f"found {len(found)}")  # fmt: skip
     return found[0]
+
+
+def _thread_env(path: str, threads: int) -> dict[str, str]:
+    """Thread variables of a path: the trial's threads, or every core for ``cores``."""
+    if path in ("local", "ray"):
+        return {}  # the runners set the trial's threads themselves
+    count = str(os.cpu_count() or 1) if path == "cores" else str(threads)
+    return {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count}
 
 
 def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> PathTiming:
@@ -404,7 +425,7 @@ def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
             stdout=stream,
             stderr=subprocess.STDOUT,
             cwd=out,
-            env={**os.environ, **PATH_ENV.get(path, {})},
+            env={**os.environ, **_thread_env(path, files.threads)},
         ).returncode
     if code:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
@@ -519,7 +540,6 @@ if __name__ == "__main__":
 __all__ = [
     "DEFAULT_ROW",
     "PATHS",
-    "PATH_ENV",
     "PATH_LABELS",
     "OverheadBench",
     "PathTiming",

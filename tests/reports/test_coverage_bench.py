@@ -17,7 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from sbr.reports.bootstrap import evaluate
-from sbr.reports.coverage_bench import THRESHOLDS, coverage, match_table, population
+from sbr.reports.coverage_bench import (
+    THRESHOLDS,
+    coverage,
+    expected_ap,
+    match_table,
+    population,
+    tail_mask,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,9 @@ def test_population_tables_are_consistent(pop) -> None:
 def test_coverage_at_32_images_is_95_percent(pop) -> None:
     result = coverage(pop, 32, reps=300, n_boot=1000, seed=0, truth_sets=4000)
     assert result.expected[1] > 0.05 and result.population[1] > 0.05  # the detectors differ
-    ap, delta = (float(re.search(r"coverage (\d\.\d+)", line).group(1)) for line in result.lines())
+    ap, delta = (
+        float(re.search(r"coverage (\d\.\d+)", line).group(1)) for line in result.lines()[:2]
+    )
     assert 0.93 <= ap <= 0.97, result.lines()
     assert 0.93 <= delta <= 0.97, result.lines()
 
@@ -56,8 +65,32 @@ def test_bench_command_prints_coverage_lines() -> None:
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "AP at 32 images", "difference at 32 images", "AP at 5000 images",
-        "difference at 5000 images",
+        "AP at 32 images", "difference at 32 images", "finite-set bias at 32 images",
+        "AP at 5000 images", "difference at 5000 images", "finite-set bias at 5000 images",
     ]  # fmt: skip
-    assert all(re.search(r"coverage \d\.\d{3} ", line) for line in lines)
-    assert all("over 4 sets; of the population's" in line for line in lines)
+    coverage_lines = [line for line in lines if "bias" not in line]
+    assert all(re.search(r"coverage \d\.\d{3} ", line) for line in coverage_lines)
+    assert all("over 4 sets; of the population's" in line for line in coverage_lines)
+
+
+@pytest.mark.parametrize(
+    ("curve", "tail"),
+    [
+        ([0.9, 0.8, 0.7, 0.6, 0.0, 0.0], [0, 1, 1, 1, 1, 1]),
+        ([0.9, 0.8, 0.0, 0.0, 0.0, 0.0], [1, 1, 1, 1, 1, 1]),
+        ([0.0] * 6, [1] * 6),
+        ([0.9] * 6, [0, 0, 0, 1, 1, 1]),
+    ],
+    ids=["ends-inside", "short", "nothing-reached", "reaches-the-end"],
+)
+def test_tail_is_the_last_reached_thresholds_and_beyond(curve, tail) -> None:
+    precision = np.array(curve)[None, :, None]  # [T=1, R=6, K=1]
+    assert tail_mask(precision, width=3)[0, :, 0].tolist() == [bool(t) for t in tail]
+
+
+def test_bias_split_adds_up_to_expected_minus_population(pop) -> None:
+    every = np.arange(pop.gt.shape[0])
+    population_ap = [float(evaluate(match_table(pop, w, every))["mAP"][0]) for w in (0, 1)]
+    e = expected_ap(pop, 64, sets=50)
+    for w in (0, 1):
+        assert e.bias_tail[w] + e.bias_rest[w] == pytest.approx(e.ap[w] - population_ap[w])
