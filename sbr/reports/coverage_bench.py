@@ -1,14 +1,25 @@
 """``sbr bench coverage``: do the bootstrap's 95% intervals cover the truth 95% of the time?
 
 A large population of images (ground truth and two detectors' scored detections, drawn
-from a seed) is generated once; its AP for each detector, and their difference, are the
-*true* values. Many validation sets of ``n`` images are drawn from it (with replacement:
-independent images from the population), and for each one the reports' intervals are
-computed exactly as the reports compute them (:func:`sbr.reports.bootstrap.shared_units`,
-its jackknife, :meth:`~sbr.reports.bootstrap.Resampled.interval`, the paired difference of
-one seed each). The empirical coverage is the share of validation sets whose interval holds the
-true value; a 95% interval should give 0.95 (within the Monte-Carlo error
-``sqrt(0.95 * 0.05 / reps)``).
+from a seed) is generated once. Many validation sets of ``n`` images are drawn from it
+(with replacement: independent images from the population), and for each one the reports'
+intervals are computed exactly as the reports compute them
+(:func:`sbr.reports.bootstrap.shared_units`, its jackknife,
+:meth:`~sbr.reports.bootstrap.Resampled.interval`, the paired difference of one seed each).
+
+The truth an interval should hold is the *expected* AP of an ``n``-image set (and the
+expected difference), the mean over many more sets (:func:`expected_ap`): what another
+lab's validation set of the same size gives on average, and what a paper's AP on the same
+benchmark estimates. The population's own AP differs from it by a finite-set bias that
+sits at the end of the precision curves (a set whose maximum recall passes one more of
+COCO's 101 recall thresholds gains that threshold's precision, one that falls short
+loses it): the bench prints where the bias lies, and the coverage of the population's
+value too.
+
+The coverage is the share of validation sets whose interval holds the truth, corrected
+by a control variate (:meth:`Coverage.controlled`): the oracle interval (estimate +-
+1.96 true standard deviations) judged on the same sets and on the truth's sets. A 95%
+interval should give 0.95 within the printed Monte-Carlo error.
 
 The population is built directly as match tables (:class:`sbr.engine.per_image.MatchTable`),
 like the detections ``sbr.reports.bootstrap_bench`` generates but without boxes: each
