@@ -70,7 +70,7 @@ def test_bench_command_prints_coverage_lines() -> None:
     ]  # fmt: skip
     coverage_lines = [line for line in lines if "bias" not in line]
     assert all(re.search(r"coverage \d\.\d{3} ", line) for line in coverage_lines)
-    assert all("over 4 sets; of the population's" in line for line in coverage_lines)
+    assert all("on 4 other sets" in line and "the population's" in line for line in coverage_lines)
 
 
 @pytest.mark.parametrize(
