@@ -428,6 +428,11 @@ def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> list[bool]
     return rejected
 
 
+def _without_std_error(method: str) -> str:
+    """The interval method to use where no standard error is known: basic for studentized."""
+    return "basic" if method == "studentized" else method
+
+
 @dataclass(frozen=True)
 class Resampled:
     """A statistic (a row's seed mean, or a difference of two) and what its interval needs.
@@ -458,7 +463,7 @@ class Resampled:
     def method(self, method: str = INTERVAL_METHOD) -> str:
         """``method``, or ``basic`` where a studentized interval has no standard error."""
         if method == "studentized" and self._studentized() is None:
-            return "basic"
+            return _without_std_error(method)
         return method
 
     def interval(
@@ -466,8 +471,8 @@ class Resampled:
     ) -> tuple[float, float]:
         """The ``confidence`` interval of ``method`` (see :data:`INTERVAL_METHODS`)."""
         studentized = self._studentized() if method == "studentized" else None
-        if studentized is None:  # basic where a studentized interval has no standard error
-            plain = "basic" if method == "studentized" else method
+        if studentized is None:
+            plain = _without_std_error(method)
             return bootstrap_interval(self.boot, self.estimate, plain, confidence)
         t_values, std_error = studentized
         return studentized_interval(t_values, self.estimate, std_error, confidence)
@@ -476,7 +481,7 @@ class Resampled:
         """Two-sided p-value of "no difference", the dual of :meth:`interval`."""
         studentized = self._studentized() if method == "studentized" else None
         if studentized is None:
-            return p_value(self.boot, self.estimate, "basic" if method == "studentized" else method)
+            return p_value(self.boot, self.estimate, _without_std_error(method))
         t_values, std_error = studentized
         return _two_sided(t_values, self.estimate / std_error)
 

@@ -174,18 +174,16 @@ class Expectation:
     """
 
     ap: tuple[float, float]
-    error: float  # Monte-Carlo standard error of the mean difference
     bias_tail: tuple[float, float]
     bias_rest: tuple[float, float]
-    values: np.ndarray | None = None  # [sets, 2] AP of detector 0 and the difference, per set
+    values: np.ndarray  # [sets, 2] AP of detector 0 and the difference, per set
 
     def oracle(self, which: int, estimates: np.ndarray) -> np.ndarray:
         """Whether the oracle interval (the estimate +- 1.96 true standard deviations, from
         these sets) holds the expected AP (``which`` 0) or difference (1), per estimate."""
-        assert self.values is not None
-        centre = self.ap[0] if which == 0 else self.ap[0] - self.ap[1]
-        spread = float(np.std(self.values[:, which], ddof=1))
-        return np.abs(np.asarray(estimates) - centre) <= Z95 * spread
+        column = self.values[:, which]
+        spread = float(np.std(column, ddof=1))
+        return np.abs(np.asarray(estimates) - column.mean()) <= Z95 * spread
 
 
 def _share(bias: np.ndarray, where: np.ndarray) -> float:
@@ -215,10 +213,8 @@ def expected_ap(pop: Population, n_images: int, sets: int, seed: int = 0) -> Exp
             for w in (0, 1):
                 total[w] += precision[w]
     bias = [total[w] / max(complete, 1) - truth[w] for w in (0, 1)]
-    spread = float(np.std(values[:, 0] - values[:, 1], ddof=1))
     return Expectation(
         ap=(float(values[:, 0].mean()), float(values[:, 1].mean())),
-        error=spread / math.sqrt(sets),
         bias_tail=(_share(bias[0], tails[0]), _share(bias[1], tails[1])),
         bias_rest=(_share(bias[0], ~tails[0]), _share(bias[1], ~tails[1])),
         values=np.stack([values[:, 0], values[:, 0] - values[:, 1]], axis=1),
@@ -231,21 +227,37 @@ class Coverage:
 
     ``intervals[method]`` is ``[reps, 2, 2]``: for each validation set, the (low, high) limits
     of detector 0's AP (``[:, 0]``) and of the paired difference 0 - 1 (``[:, 1]``); the first
-    method is the reports' (:data:`INTERVAL_METHOD`). Two truths: ``expected`` (the mean AP of
-    an ``n_images``-image set, the reports' target) and ``population`` (AP on the whole
+    method is the reports' (:data:`INTERVAL_METHOD`). Two truths: :attr:`expected` (the mean
+    AP of an ``n_images``-image set, the reports' target) and ``population`` (AP on the whole
     population), each as (AP, difference).
     """
 
     n_images: int
     reps: int
     n_boot: int
-    expected: tuple[float, float]
+    expectation: Expectation
     population: tuple[float, float]
-    truth_sets: int = 0
-    expectation: Expectation | None = None
     intervals: dict[str, np.ndarray] = field(default_factory=dict)
-    estimates: np.ndarray | None = None  # [reps, 2] AP and difference of each set
+    estimates: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))  # [reps, 2]
     seconds: float = 0.0
+
+    @property
+    def expected(self) -> tuple[float, float]:
+        """The expected AP and difference of an ``n_images``-image set."""
+        ap = self.expectation.ap
+        return ap[0], ap[0] - ap[1]
+
+    @property
+    def truth_sets(self) -> int:
+        """Validation sets the expected values are the mean of."""
+        return len(self.expectation.values)
+
+    def oracle(self, which: int) -> tuple[np.ndarray, float]:
+        """The oracle interval's ``[reps]`` hits on these sets, and its coverage on the
+        truth's sets (its long-run coverage)."""
+        e = self.expectation
+        long_run = float(np.mean(e.oracle(which, e.values[:, which])))
+        return e.oracle(which, self.estimates[:, which]), long_run
 
     def hits(self, method: str, which: int, target: str = "expected") -> np.ndarray:
         """``[reps]`` whether ``method``'s interval for AP (``which`` 0) or the difference
@@ -269,16 +281,12 @@ class Coverage:
         unbiased like ``rate`` and, as the two hit series are strongly correlated, less
         noisy (Glasserman 2003, *Monte Carlo Methods in Financial Engineering*, Sec. 4.1).
         """
-        assert self.expectation is not None and self.estimates is not None
         own = self.hits(method, which).astype(float)
-        oracle = self.expectation.oracle(which, self.estimates[:, which]).astype(float)
-        values = self.expectation.values
-        assert values is not None
-        long_run = float(np.mean(self.expectation.oracle(which, values[:, which])))
-        rate = min(1.0, max(0.0, float(own.mean() - oracle.mean()) + long_run))
+        same, long_run = self.oracle(which)
+        rate = min(1.0, max(0.0, float(own.mean() - same.mean()) + long_run))
         error = math.sqrt(
-            float(np.var(own - oracle, ddof=1)) / self.reps
-            + long_run * (1 - long_run) / len(values)
+            float(np.var(own - same, ddof=1)) / self.reps
+            + long_run * (1 - long_run) / self.truth_sets
         )
         return rate, error
 
@@ -290,9 +298,8 @@ class Coverage:
         lines = []
         for k, name in enumerate(("AP", "difference")):
             rate, error = self.controlled(main, k)
-            assert self.expectation is not None and self.expectation.values is not None
-            oracle_same = float(np.mean(self.expectation.oracle(k, self.estimates[:, k])))
-            oracle_long = float(np.mean(self.expectation.oracle(k, self.expectation.values[:, k])))
+            same, oracle_long = self.oracle(k)
+            oracle_same = float(np.mean(same))
             truth = f"{100 * self.expected[k]:.2f} points"
             lines.append(
                 f"{name} at {self.n_images} images: coverage {rate:.3f} ({main}, +-{error:.3f}; "
@@ -305,8 +312,7 @@ class Coverage:
                 f"{self.reps} validation sets, B={self.n_boot}"
                 + (f", mean width {width:.2f} points)" if k == 0 else f", {self.seconds:.0f} s)")
             )
-        if self.expectation is not None:
-            lines.append(self._bias_line(self.expectation))
+        lines.append(self._bias_line(self.expectation))
         return lines
 
     def _bias_line(self, e: Expectation) -> str:
@@ -359,12 +365,9 @@ def coverage(
     truth_sets = truth_sets or max(2000, 500_000 // n_images)
     everything = np.arange(pop.gt.shape[0])
     population_ap = tuple(float(_ap(match_table(pop, w, everything))[0]) for w in (0, 1))
-    mean = expected_ap(pop, n_images, truth_sets, seed)
     result = Coverage(
-        n_images, reps, n_boot,
-        expected=(mean.ap[0], mean.ap[0] - mean.ap[1]),
+        n_images, reps, n_boot, expectation=expected_ap(pop, n_images, truth_sets, seed),
         population=(population_ap[0], population_ap[0] - population_ap[1]),
-        truth_sets=truth_sets, expectation=mean,
     )  # fmt: skip
     result.intervals = {m: np.empty((reps, 2, 2)) for m in methods}
     result.estimates = np.empty((reps, 2))

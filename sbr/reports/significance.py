@@ -327,6 +327,7 @@ def effect_points(summary: pd.DataFrame, layout: TableLayout) -> list[dict[str, 
 
 
 __all__ = [
+    "TableSamples",
     "CI_COLUMNS",
     "CI_NO_DATA",
     "CI_NO_VALUE",
@@ -337,7 +338,6 @@ __all__ = [
     "coco_stat",
     "compute_intervals",
     "effect_points",
-    "TableSamples",
     "load_samples",
     "may_test",
     "mlflow_loader",

@@ -43,6 +43,11 @@ class EvalTask:
         return self.run_name or self.eval_id
 
 
+def trial_threads(cpus: float, workers: int = 1) -> int:
+    """torch threads of each of a trial's ``workers`` processes sharing its ``cpus``."""
+    return max(1, int(cpus / max(1, workers)))
+
+
 @dataclass(frozen=True)
 class TrialTask:
     """Everything a trial process needs, as plain data.
@@ -86,7 +91,7 @@ class TrialTask:
     @property
     def threads(self) -> int:
         """torch threads of each training process."""
-        return max(1, int(self.cpus / max(1, self.workers)))
+        return trial_threads(self.cpus, self.workers)
 
 
 @dataclass(frozen=True)
@@ -173,4 +178,5 @@ __all__ = [
     "TrialTask",
     "TrialWork",
     "one_line",
+    "trial_threads",
 ]

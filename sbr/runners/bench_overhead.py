@@ -372,9 +372,10 @@ def prepare_bench(
 
 def _trial_threads(resources: Mapping[str, Any]) -> int:
     """torch threads of a trial under ``resources`` (as :attr:`TrialTask.threads`)."""
+    from sbr.runners.base import trial_threads
     from sbr.specs.schema import trial_workers
 
-    return max(1, int(float(resources.get("cpus", 1)) / trial_workers(resources)))
+    return trial_threads(float(resources.get("cpus", 1)), trial_workers(resources))
 
 
 # ----------------------------------------------------------------------- the paths
