@@ -185,8 +185,9 @@ def bootstrap(images: int, classes: int, dets: int, boot: int, naive_boot: int, 
               help="Warm-up iterations before the timed ones.")  # fmt: skip
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs of every path, in turn (medians are printed).")  # fmt: skip
-@click.option("--paths", default="bare,cores,train,local,ray", show_default=True,
-              help="Paths to time, comma-separated (cores: bare loop on every core).")  # fmt: skip
+@click.option("--paths", default="bare,cores,train,side,local,ray", show_default=True,
+              help="Paths to time, comma-separated (cores: bare loop on every core; side: "
+                   "sbr train runs side by side, as many as fit the cores).")  # fmt: skip
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the runs' files in this folder.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -196,7 +197,8 @@ def overhead(
 ) -> None:  # fmt: skip
     """s/iteration and CPU use of a bare training loop, `sbr train`, `run-ablation --local`
     and a Ray trial of the same row, as ratios to the bare loop, with a per-hook breakdown,
-    and what a thread per core would gain over the trial's threads (the ceiling of its CPU use)."""
+    what a thread per core would gain over the trial's threads (the ceiling of its CPU use),
+    and what trials side by side on every core do together."""
     import json
 
     from sbr.runners.bench_overhead import DEFAULT_ROW, bench_overhead

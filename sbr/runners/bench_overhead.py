@@ -9,6 +9,9 @@ fresh Python process with this process' environment, one after the other:
   the bare loop's is what a trial would gain from more threads (the parallel speed-up
   ``S``); without threads that spin while they wait, a trial's CPU use is about ``S``;
 - ``train``: ``sbr train`` on the same composed config;
+- ``side``: as many ``sbr train`` runs of that config at once as the trial's threads fit
+  on this machine's cores (2 one-thread trials on 2 cores): what a machine full of such
+  trials does. Its s/iteration is each copy's, its CPU use that of all copies together;
 - ``local``: ``sbr run-ablation --local`` of the same row and preset;
 - ``ray``: ``sbr run-ablation`` (a local Ray, one Tune trial).
 
@@ -40,11 +43,12 @@ from pathlib import Path
 from typing import Any
 
 #: The paths timed, in the order they run, and their labels.
-PATHS = ("bare", "cores", "train", "local", "ray")
+PATHS = ("bare", "cores", "train", "side", "local", "ray")
 PATH_LABELS = {
     "bare": "bare loop",
     "cores": "bare loop, all cores",
     "train": "sbr train",
+    "side": "sbr train, side by side",
     "local": "run-ablation --local",
     "ray": "run-ablation (Ray)",
 }
@@ -70,6 +74,8 @@ class PathTiming:
     #: Evaluation wall seconds and each hook's seconds in ``before/after_val_epoch``.
     val_s: float = 0.0
     val_hooks_s: Mapping[str, float] = field(default_factory=dict)
+    #: Runs timed at once (``side``): ``wall_s`` is their mean, ``cpu_s`` their sum.
+    copies: int = 1
 
     @property
     def s_per_iter(self) -> float:
@@ -78,8 +84,20 @@ class PathTiming:
 
     @property
     def cpu_use(self) -> float:
-        """CPU seconds (user + system, all threads) per wall second."""
+        """CPU seconds (user + system, all threads, all copies) per wall second."""
         return self.cpu_s / self.wall_s
+
+    @classmethod
+    def together(cls, timings: Sequence[PathTiming]) -> PathTiming:
+        """Runs timed at once as one: mean wall time, summed CPU time, the first's rest."""
+        first = timings[0]
+        return cls(
+            path=first.path, iters=first.iters,
+            wall_s=statistics.fmean(t.wall_s for t in timings),
+            cpu_s=sum(t.cpu_s for t in timings), torch_threads=first.torch_threads,
+            env=first.env, hooks_s=first.hooks_s, nice=first.nice, val_s=first.val_s,
+            val_hooks_s=first.val_hooks_s, copies=len(timings),
+        )  # fmt: skip
 
     @classmethod
     def from_record(cls, path: str, record: Mapping[str, Any]) -> PathTiming:
@@ -114,6 +132,7 @@ class PathTiming:
             "hooks_s": dict(self.hooks_s),
             "val_s": self.val_s,
             "val_hooks_s": dict(self.val_hooks_s),
+            "copies": self.copies,
         }
 
 
@@ -152,6 +171,13 @@ class OverheadBench:
         """Median over rounds of the bare loop's s/iteration over the all-cores loop's."""
         return statistics.median(r["bare"].s_per_iter / r["cores"].s_per_iter for r in self.rounds)
 
+    def side_work(self) -> float:
+        """Median over rounds of the iterations per second of the ``side`` runs together
+        over those of ``train`` alone."""
+        return statistics.median(
+            r["side"].copies * r["train"].s_per_iter / r["side"].s_per_iter for r in self.rounds
+        )
+
     def hook_ms(self, path: str) -> dict[str, float]:
         """Median over rounds of each hook's milliseconds per iteration."""
         names = sorted({name for r in self.rounds for name in r[path].hooks_s})
@@ -182,6 +208,7 @@ class OverheadBench:
             "parallel_speedup": (
                 self.parallel_speedup() if {"bare", "cores"} <= set(self.paths) else None
             ),
+            "side_work": self.side_work() if {"train", "side"} <= set(self.paths) else None,
         }
 
     def lines(self) -> list[str]:
@@ -195,7 +222,7 @@ def _report_lines(bench: OverheadBench) -> list[str]:
         f"{bench.target}, preset {bench.preset}: {bench.iters} timed iterations per path "
         f"(start-up, the first {bench.skip} iterations, the last one and the evaluation "
         f"are not timed); {rounds} round(s), medians",
-        f"{'path':22} {'s/iter':>7} {'CPU use':>8} {'threads':>8} {'ratio':>6}  environment",
+        f"{'path':24} {'s/iter':>7} {'CPU use':>8} {'threads':>8} {'ratio':>6}  environment",
     ]
     has_bare = "bare" in bench.rounds[0]
     for path in bench.paths:
@@ -204,10 +231,11 @@ def _report_lines(bench: OverheadBench) -> list[str]:
         env = [f"{k}={v}" for k, v in sorted(first.env.items())]
         env = " ".join(env + ([f"nice={first.nice}"] if first.nice else [])) or "-"
         lines.append(
-            f"{PATH_LABELS[path]:22} {bench.s_per_iter(path):7.3f} {bench.cpu_use(path):8.2f} "
+            f"{PATH_LABELS[path]:24} {bench.s_per_iter(path):7.3f} {bench.cpu_use(path):8.2f} "
             f"{first.torch_threads:8d} {ratio}  {env}"
         )
-    hooked = [p for p in bench.paths if bench.rounds[0][p].hooks_s]
+    # the side-by-side runs are `sbr train` runs: their hooks are train's
+    hooked = [p for p in bench.paths if p != "side" and bench.rounds[0][p].hooks_s]
     if hooked:
         lines.append("hooks, ms per iteration (before_train_iter + after_train_iter):")
         lines.append(f"{'hook':28}" + "".join(f"{PATH_LABELS[p]:>22}" for p in hooked))
@@ -217,6 +245,7 @@ def _report_lines(bench: OverheadBench) -> list[str]:
             lines.append(f"{name:28}{cells}")
     lines.extend(_evaluation_lines(bench, hooked))
     lines.extend(_speedup_lines(bench))
+    lines.extend(_side_lines(bench))
     return lines
 
 
@@ -231,13 +260,26 @@ def _speedup_lines(bench: OverheadBench) -> list[str]:
                 f"every core)"]  # fmt: skip
     speedup = bench.parallel_speedup()
     share = (1 - 1 / speedup) / (1 - threads / cores)  # Amdahl's law solved for p
-    side_by_side = cores // threads
+    copies = cores // threads
     return [
         f"parallel speed-up on {cores} threads over the trial's {threads}: {speedup:.2f} "
         f"({bench.s_per_iter('cores'):.3f} s/iteration): {100 * max(share, 0.0):.0f}% of the "
         f"work runs in parallel (Amdahl); without spin-waiting, a {cores}-thread trial's "
-        f"CPU use stays near {threads * speedup:.2f}, and {side_by_side} trials of "
-        f"{threads} thread(s) side by side do up to {side_by_side / speedup:.1f}x its work"
+        f"CPU use stays near {threads * speedup:.2f}, and {copies} trials of "
+        f"{threads} thread(s) side by side do up to {copies / speedup:.1f}x its work"
+    ]
+
+
+def _side_lines(bench: OverheadBench) -> list[str]:
+    """What the trials side by side did together, against one ``sbr train`` alone."""
+    if not {"train", "side"} <= set(bench.paths):
+        return []
+    side = bench.rounds[0]["side"]
+    work = bench.side_work()
+    return [
+        f"side by side: {side.copies} `sbr train` runs of {side.torch_threads} thread(s) at "
+        f"once, {bench.s_per_iter('side'):.3f} s/iteration each, did {work:.2f}x the "
+        f"iterations per second of one alone; CPU use of them all {bench.cpu_use('side'):.2f}"
     ]
 
 
@@ -301,20 +343,33 @@ def _schedules(schedules: Mapping[str, Any], iters: int) -> dict[str, Any]:
     return out
 
 
+#: The sampler of a bench cut from an epoch-based trial (see :func:`bench_preset_node`).
+ENDLESS_SAMPLER = {"_delete_": True, "type": "InfiniteSampler", "shuffle": True}
+
+
 def bench_preset_node(
     preset: Mapping[str, Any],
     *,
     iters: int,
     hooks: Sequence[Mapping[str, Any]] | None = None,
     new: bool = False,
+    endless: bool = False,
 ) -> dict[str, Any]:
     """The bench preset (plain data): ``preset`` cut to ``iters`` iterations, ``hooks`` as
     the configs' ``custom_hooks`` (None: the config's own; ``new``: the config has none),
-    a short evaluation."""
+    a short evaluation.
+
+    ``endless``: the trial's own loop is epoch-based, so its training never pauses
+    between passes over the data; the iteration-based cut then draws from an
+    ``InfiniteSampler``, as MMEngine sleeps 2 s whenever it restarts a finite one. An
+    iteration-based trial keeps its own sampler, pauses and all.
+    """
     node = copy.deepcopy(dict(preset))
     node["name"] = f"{preset.get('name', 'preset')}-bench"
     node["schedules"] = _schedules(node.get("schedules") or {}, iters)
     overrides = {k: v for k, v in (node.get("overrides") or {}).items() if k != "+sbr_speed"}
+    if endless:
+        overrides["train_dataloader.sampler"] = dict(ENDLESS_SAMPLER)
     if hooks is not None:
         overrides["+custom_hooks" if new else "custom_hooks"] = [dict(h) for h in hooks]
     overrides["+val_dataloader.dataset.indices"] = BENCH_VAL_IMAGES
@@ -357,11 +412,11 @@ def prepare_bench(
     spec.write_text(yaml.safe_dump(_row_spec(target), sort_keys=False), encoding="utf-8")
     raw = _plain(load_yaml_file(resolve_preset_file(preset)))
     total = skip + iters + 1  # the last iteration is not timed
-    probe = folder / "probe-preset.yaml"
-    probe.write_text(yaml.safe_dump(bench_preset_node(raw, iters=total)), encoding="utf-8")
-    own = _compose(spec, probe, data_root).get("custom_hooks")
+    trial = _compose(spec, resolve_preset_file(preset), data_root)  # as the trial trains
+    own = trial.get("custom_hooks")
     hooks = [dict(h) for h in own or []] + [{"type": "SBRTimingHook", "skip": skip}]
-    node = bench_preset_node(raw, iters=total, hooks=hooks, new=own is None)
+    endless = trial.train_cfg.get("type") != "IterBasedTrainLoop"
+    node = bench_preset_node(raw, iters=total, hooks=hooks, new=own is None, endless=endless)
     preset_file = folder / "bench-preset.yaml"
     preset_file.write_text(yaml.safe_dump(node, sort_keys=False), encoding="utf-8")
     config = folder / "config.py"
@@ -381,12 +436,17 @@ def _trial_threads(resources: Mapping[str, Any]) -> int:
 # ----------------------------------------------------------------------- the paths
 
 
+def side_by_side(threads: int) -> int:
+    """Trials of ``threads`` torch threads that fit on this machine's cores (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(threads, 1))
+
+
 def _command(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> list[str]:
     sbr = [sys.executable, "-m", "sbr"]
     if path in ("bare", "cores"):
         module = "sbr.runners.bench_overhead"
         return [sys.executable, "-m", module, str(files.config), str(out), str(skip), str(iters)]
-    if path == "train":
+    if path in ("train", "side"):
         return [*sbr, "train", str(files.config), "--work-dir", str(out / "work")]
     ablation = [
         *sbr, "run-ablation", str(files.spec), "--preset", str(files.preset),
@@ -415,19 +475,24 @@ def _thread_env(path: str, threads: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count}
 
 
-def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> PathTiming:
-    """Run one path in a fresh process; its timed window. Raises when the run fails."""
+def _start(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int):
+    """Start one run of ``path`` in ``out``; (process, its log file)."""
     out.mkdir(parents=True, exist_ok=True)
     log = out / "output.log"
-    command = _command(path, files, out, iters=iters, skip=skip)
-    with log.open("w", encoding="utf-8") as stream:
-        code = subprocess.run(
-            command,
+    with log.open("w", encoding="utf-8") as stream:  # the child keeps its own handle
+        process = subprocess.Popen(
+            _command(path, files, out, iters=iters, skip=skip),
             stdout=stream,
             stderr=subprocess.STDOUT,
             cwd=out,
             env={**os.environ, **_thread_env(path, files.threads)},
-        ).returncode
+        )
+    return process, log
+
+
+def _finish(path: str, out: Path, process: subprocess.Popen, log: Path, iters: int) -> PathTiming:
+    """Wait for one run; its timed window. Raises when the run failed."""
+    code = process.wait()
     if code:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
         raise RuntimeError(f"{PATH_LABELS[path]} failed (exit {code}); end of {log}:\n{tail}")
@@ -436,6 +501,22 @@ def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
     if timing.iters != iters:
         raise RuntimeError(f"{PATH_LABELS[path]} timed {timing.iters} iterations, not {iters}")
     return timing
+
+
+def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> PathTiming:
+    """Run one path in fresh processes (``side``: :func:`side_by_side` at once); its timed
+    window. Raises when a run fails."""
+    copies = side_by_side(files.threads) if path == "side" else 1
+    outs = [out] if path != "side" else [out / f"copy{k + 1}" for k in range(copies)]
+    started = [_start(path, files, o, iters=iters, skip=skip) for o in outs]
+    try:
+        timings = [_finish(path, o, *run, iters) for o, run in zip(outs, started, strict=True)]
+    finally:
+        for process, _ in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return timings[0] if path != "side" else PathTiming.together(timings)
 
 
 def bench_overhead(

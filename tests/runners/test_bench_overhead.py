@@ -29,8 +29,10 @@ from sbr.runners.bench_overhead import (
 
 def _timing(path: str, wall: float, hooks: dict | None = None) -> PathTiming:
     threads = 2 if path == "cores" else 1
-    return PathTiming(path, iters=4, wall_s=wall, cpu_s=wall * 1.5, torch_threads=threads,
-                      env={"OMP_NUM_THREADS": "2"}, hooks_s=hooks or {})  # fmt: skip
+    copies = 2 if path == "side" else 1
+    return PathTiming(path, iters=4, wall_s=wall, cpu_s=wall * 1.5 * copies,
+                      torch_threads=threads, env={"OMP_NUM_THREADS": "2"}, hooks_s=hooks or {},
+                      copies=copies)  # fmt: skip
 
 
 def _bench(walls: list[dict[str, float]]) -> OverheadBench:
@@ -44,12 +46,16 @@ def _bench(walls: list[dict[str, float]]) -> OverheadBench:
 @pytest.mark.parametrize(
     ("walls", "ratio_train", "s_per_iter_bare"),
     [
-        ([{"bare": 2.0, "cores": 1.6, "train": 2.2, "local": 2.4, "ray": 3.0}], 1.1, 0.5),
+        (
+            [{"bare": 2.0, "cores": 1.6, "train": 2.2, "side": 2.75, "local": 2.4, "ray": 3.0}],
+            1.1,
+            0.5,
+        ),
         (
             [
-                {"bare": 2.0, "cores": 1.6, "train": 2.2, "local": 2.0, "ray": 2.0},
-                {"bare": 4.0, "cores": 3.2, "train": 4.0, "local": 4.0, "ray": 4.0},
-                {"bare": 2.0, "cores": 1.6, "train": 3.0, "local": 2.0, "ray": 2.0},
+                {"bare": 2.0, "cores": 1.6, "train": 2.2, "side": 2.75, "local": 2.0, "ray": 2.0},
+                {"bare": 4.0, "cores": 3.2, "train": 4.0, "side": 5.0, "local": 4.0, "ray": 4.0},
+                {"bare": 2.0, "cores": 1.6, "train": 3.0, "side": 3.75, "local": 2.0, "ray": 2.0},
             ],
             1.1,  # median of the per-round ratios 1.1, 1.0, 1.5
             0.5,  # median of 0.5, 1.0, 0.5
@@ -74,12 +80,28 @@ def test_ratios_and_report_come_from_the_rounds(walls, ratio_train, s_per_iter_b
     assert result.parallel_speedup() == pytest.approx(1.25)
     assert "parallel speed-up on 2 threads over the trial's 1: 1.25" in text
     assert "40% of the work runs in parallel" in text and "do up to 1.6x its work" in text
+    # two runs side by side, each 1.25x as slow as train alone: 2 / 1.25 = 1.6x its work;
+    # the CPU use of both is twice one's
+    assert result.side_work() == pytest.approx(1.6)
+    assert result.cpu_use("side") == pytest.approx(3.0)
+    assert "did 1.60x the iterations per second of one alone; CPU use of them all 3.00" in text
+    assert result.to_json()["side_work"] == pytest.approx(1.6)
+
+
+def test_runs_side_by_side_count_as_one_timing() -> None:
+    runs = [PathTiming("side", iters=4, wall_s=w, cpu_s=c, torch_threads=1) for w, c in
+            [(2.0, 1.9), (3.0, 2.9)]]  # fmt: skip
+    together = PathTiming.together(runs)
+    assert together.copies == 2 and together.iters == 4
+    assert together.s_per_iter == pytest.approx(2.5 / 4)  # each run's, averaged
+    assert together.cpu_use == pytest.approx(4.8 / 2.5)  # both runs' CPU time
 
 
 def test_no_speedup_line_without_the_one_thread_loop() -> None:
     result = _bench([{"bare": 2.0, "train": 2.2}])
-    assert not any("speed-up" in line for line in result.lines())
+    assert not any("speed-up" in line or "side by side" in line for line in result.lines())
     assert result.to_json()["parallel_speedup"] is None
+    assert result.to_json()["side_work"] is None
 
 
 def test_from_record_refuses_an_empty_window() -> None:
@@ -117,6 +139,14 @@ def test_bench_preset_cuts_the_schedules_and_adds_the_hooks(hooks, new, key) -> 
     if key:
         assert overrides[key] == hooks
     assert _PRESET["schedules"]["1x"]["iters"] == 300  # not modified in place
+    assert "train_dataloader.sampler" not in overrides  # an iteration-based trial's own
+
+
+def test_bench_cut_of_an_epoch_based_trial_draws_from_an_endless_sampler() -> None:
+    sampler = bench_preset_node(_PRESET, iters=5, endless=True)["overrides"][
+        "train_dataloader.sampler"
+    ]
+    assert sampler == {"_delete_": True, "type": "InfiniteSampler", "shuffle": True}
 
 
 @pytest.mark.parametrize(
@@ -157,8 +187,12 @@ def test_overhead_bench_times_every_path_for_real(tmp_path: Path) -> None:
     cores = os.cpu_count()
     assert timings["cores"]["torch_threads"] == cores  # the loop really ran on every core
     assert timings["cores"]["env"]["OMP_NUM_THREADS"] == str(cores)
-    for path in ("bare", "train", "local", "ray"):  # the trial's threads: mini's cpus
+    for path in ("bare", "train", "side", "local", "ray"):  # the trial's threads: mini's cpus
         assert timings[path]["torch_threads"] == 1, path
+    assert timings["side"]["copies"] == cores  # one 1-thread run per core, at once
+    assert (
+        len(list((tmp_path / "runs" / "round1" / "side").glob("copy*/**/sbr_timing.json"))) == cores
+    )
     for path in ("train", "local", "ray"):  # and time their evaluation, per-image hook too
         assert timings[path]["val_s"] > 0
         assert "_SBRPerImageHook" in timings[path]["val_hooks_s"], timings[path]

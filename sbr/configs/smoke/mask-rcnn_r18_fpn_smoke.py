@@ -42,6 +42,9 @@ model = dict(
 
 max_iters = 300
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+# An iteration-based loop draws from an endless shuffled stream: after each pass of a
+# finite sampler MMEngine restarts the data loader and sleeps 2 s.
+train_dataloader = dict(sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True))
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
