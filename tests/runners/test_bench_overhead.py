@@ -149,6 +149,39 @@ def test_bench_cut_of_an_epoch_based_trial_draws_from_an_endless_sampler() -> No
     assert sampler == {"_delete_": True, "type": "InfiniteSampler", "shuffle": True}
 
 
+def _mini_with_finite_sampler(folder: Path) -> str:
+    """The mini preset without its InfiniteSampler (an iteration-based user preset)."""
+    from sbr.specs.presets import resolve_preset_file
+
+    lines = resolve_preset_file("mini").read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if not line.lstrip().startswith("train_dataloader.sampler")]
+    assert len(kept) == len(lines) - 1
+    path = folder / "finite.yaml"
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("preset", "sampler"),
+    [("paper", "InfiniteSampler"), ("mini", "InfiniteSampler"), ("finite", "DefaultSampler")],
+    ids=["epoch-based-gets-endless", "iteration-based-own-endless", "iteration-based-own-finite"],
+)
+def test_bench_config_pauses_only_where_the_trial_does(
+    preset: str, sampler: str, synth_root: Path, tmp_path: Path
+) -> None:
+    from mmengine import Config
+
+    from sbr.runners.bench_overhead import prepare_bench
+
+    name = _mini_with_finite_sampler(tmp_path) if preset == "finite" else preset
+    files = prepare_bench(
+        tmp_path, target="table4:row1", preset=name, data_root=synth_root, iters=3, skip=1
+    )
+    config = Config.fromfile(files.config)
+    assert config.train_cfg.type == "IterBasedTrainLoop" and config.train_cfg.max_iters == 5
+    assert config.train_dataloader.sampler.type == sampler
+
+
 @pytest.mark.parametrize(
     "args",
     [["--row", "table4:row99"], ["--row", "table4:row1", "--config", "x"], ["--paths", "gpu"]],

@@ -163,3 +163,27 @@ def test_dry_run_gives_the_cpu_cost_of_the_whole_study(
     assert estimate["unit"] == "cpu_minutes"
     # calibrated on this machine: the whole study costs CPU-hours, dedup saves some of them
     assert 0 < estimate["trainings"] < estimate["total"] < estimate["without_dedup"]
+
+
+@pytest.mark.parametrize("preset", ["mini", "smoke"])
+def test_iteration_based_presets_draw_from_an_endless_sampler(preset: str) -> None:
+    """MMEngine's IterBasedTrainLoop sleeps 2 s whenever a finite sampler runs out (every 32
+    iterations of the synthetic set): every schedule of these presets must not."""
+    from sbr.specs.compose import compose_trial_config
+
+    expansion = _expand(load_preset(preset), tables=["table2"])  # schedules 1x and 3x
+    assert {t.schedule for t in expansion.trials} >= {"1x", "3x"}
+    for trial in expansion.trials:
+        cfg = compose_trial_config(trial)
+        assert cfg.train_cfg.type == "IterBasedTrainLoop", trial.trial_id
+        assert cfg.train_dataloader.sampler.type == "InfiniteSampler", trial.trial_id
+
+
+def test_the_smoke_config_draws_from_an_endless_sampler() -> None:
+    from mmengine.config import Config
+
+    from sbr.engine.config import resolve_config_path
+
+    cfg = Config.fromfile(str(resolve_config_path("smoke/mask-rcnn_r18_fpn_smoke")))
+    assert cfg.train_cfg.type == "IterBasedTrainLoop"
+    assert dict(cfg.train_dataloader.sampler) == {"type": "InfiniteSampler", "shuffle": True}
