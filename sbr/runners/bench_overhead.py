@@ -519,6 +519,15 @@ def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
     return timings[0] if path != "side" else PathTiming.together(timings)
 
 
+def round_order(paths: Sequence[str], round_index: int) -> list[str]:
+    """The order of ``paths`` in round ``round_index`` (from 0): :data:`PATHS`' order in even
+    rounds, reversed in odd ones. A machine that slows down (or speeds up) during a round
+    then weighs on the first and the last paths alike over two rounds, instead of always on
+    the last ones (Ray), and each ratio's median over rounds cancels such a drift."""
+    ordered = [p for p in PATHS if p in paths]
+    return ordered if round_index % 2 == 0 else ordered[::-1]
+
+
 def bench_overhead(
     *,
     target: str = DEFAULT_ROW,
@@ -539,7 +548,7 @@ def bench_overhead(
         data_root: Dataset of the trials.
         iters: Iterations timed per path.
         skip: Warm-up iterations before the window.
-        rounds: Times every path runs (in turn: bare, train, local, ray, bare...).
+        rounds: Times every path runs (:func:`round_order`: forwards, then backwards...).
         paths: Which of :data:`PATHS` (the ratios need ``bare``).
         keep: Folder for the runs' files (default: a temporary folder, deleted).
         progress: Called with a line before each run.
@@ -557,7 +566,7 @@ def bench_overhead(
         done = []
         for round_index in range(rounds):
             timings = {}
-            for path in [p for p in PATHS if p in paths]:
+            for path in round_order(paths, round_index):
                 if progress is not None:
                     progress(f"round {round_index + 1}/{rounds}: {PATH_LABELS[path]}")
                 out = folder / f"round{round_index + 1}" / path
@@ -629,5 +638,6 @@ __all__ = [
     "bench_overhead",
     "bench_preset_node",
     "prepare_bench",
+    "round_order",
     "run_path",
 ]

@@ -24,6 +24,7 @@ from sbr.runners.bench_overhead import (
     OverheadBench,
     PathTiming,
     bench_preset_node,
+    round_order,
 )
 
 
@@ -102,6 +103,20 @@ def test_no_speedup_line_without_the_one_thread_loop() -> None:
     assert not any("speed-up" in line or "side by side" in line for line in result.lines())
     assert result.to_json()["parallel_speedup"] is None
     assert result.to_json()["side_work"] is None
+
+
+@pytest.mark.parametrize(
+    ("paths", "round_index", "order"),
+    [
+        (["ray", "bare", "train"], 0, ["bare", "train", "ray"]),
+        (["ray", "bare", "train"], 1, ["ray", "train", "bare"]),
+        (["ray", "bare", "train"], 2, ["bare", "train", "ray"]),
+        (list(PATHS), 3, list(PATHS)[::-1]),
+    ],
+    ids=["first-forwards", "second-backwards", "third-forwards", "all-paths-backwards"],
+)
+def test_rounds_alternate_the_order_of_the_paths(paths, round_index, order) -> None:
+    assert round_order(paths, round_index) == order
 
 
 def test_from_record_refuses_an_empty_window() -> None:
