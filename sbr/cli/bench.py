@@ -184,7 +184,8 @@ def bootstrap(images: int, classes: int, dets: int, boot: int, naive_boot: int, 
 @click.option("--skip", type=click.IntRange(min=0), default=2, show_default=True,
               help="Warm-up iterations before the timed ones.")  # fmt: skip
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs of every path, in turn, forwards and backwards by round (medians are printed).")  # fmt: skip
+              help="Runs of every path, in turn, forwards and backwards by round "
+                   "(medians are printed).")  # fmt: skip
 @click.option("--paths", default="bare,cores,train,side,local,ray", show_default=True,
               help="Paths to time, comma-separated (cores: bare loop on every core; side: "
                    "sbr train runs side by side, as many as fit the cores).")  # fmt: skip
