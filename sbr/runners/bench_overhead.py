@@ -1,7 +1,7 @@
 """Per-iteration overhead of sbr's training paths against a bare loop (``sbr bench overhead``).
 
-One trial (a table row or a config, under a preset) is trained by five paths, each in a
-fresh Python process with this process' environment, one after the other:
+One trial (a table row or a config, under a preset) is trained by six paths, each in
+fresh Python processes with this process' environment, one after the other:
 
 - ``bare``: a loop over the trial's own model, data loader and optimizer wrapper
   (``model.train_step``: data_preprocessor -> forward -> parse_losses -> update_params);
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: The paths timed, in the order they run, and their labels.
+#: The paths timed, in the order they run in odd rounds (:func:`round_order`), and their labels.
 PATHS = ("bare", "cores", "train", "side", "local", "ray")
 PATH_LABELS = {
     "bare": "bare loop",
