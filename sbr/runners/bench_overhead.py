@@ -506,8 +506,8 @@ def _finish(path: str, out: Path, process: subprocess.Popen, log: Path, iters: i
 def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) -> PathTiming:
     """Run one path in fresh processes (``side``: :func:`side_by_side` at once); its timed
     window. Raises when a run fails."""
-    copies = side_by_side(files.threads) if path == "side" else 1
-    outs = [out] if path != "side" else [out / f"copy{k + 1}" for k in range(copies)]
+    side = path == "side"
+    outs = [out / f"copy{k + 1}" for k in range(side_by_side(files.threads))] if side else [out]
     started = [_start(path, files, o, iters=iters, skip=skip) for o in outs]
     try:
         timings = [_finish(path, o, *run, iters) for o, run in zip(outs, started, strict=True)]
@@ -516,7 +516,7 @@ def run_path(path: str, files: BenchFiles, out: Path, *, iters: int, skip: int) 
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    return timings[0] if path != "side" else PathTiming.together(timings)
+    return PathTiming.together(timings) if side else timings[0]
 
 
 def round_order(paths: Sequence[str], round_index: int) -> list[str]:
